@@ -1,0 +1,57 @@
+"""The default artifacts `madoguchi build` (and so `make run`) makes when they are missing.
+
+Each artifact says whether it is present and how to build it, reporting progress as it goes.
+Later issues add their own (the encoder folder, the indexes, the triage heads) to DEFAULT_ARTIFACTS.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from common.sample_data import load_articles
+from common.settings import Settings
+from common.storage import create_database_engine
+from retrieval.knowledge_base import KnowledgeBase
+
+# progress(advance_by, total) — total is given once known.
+Progress = Callable[[int, int | None], None]
+
+
+@dataclass(frozen=True)
+class Artifact:
+    name: str
+    description: str
+    is_present: Callable[[Settings], bool]
+    build: Callable[[Settings, Progress], str]  # returns a one-line summary of what it built
+
+
+def _knowledge_base_is_seeded(settings: Settings) -> bool:
+    engine = create_database_engine(settings.database_url)
+    try:
+        return KnowledgeBase(engine).count() > 0
+    finally:
+        engine.dispose()
+
+
+def _seed_knowledge_base(settings: Settings, progress: Progress) -> str:
+    """Load the sample articles into an empty database. A database that already has articles
+    is the source of truth and is never overwritten from the sample file."""
+    articles = load_articles(settings.data_dir)
+    progress(0, len(articles))
+    engine = create_database_engine(settings.database_url)
+    try:
+        written = KnowledgeBase(engine).upsert_many(
+            articles, on_progress=lambda _written: progress(1, None)
+        )
+    finally:
+        engine.dispose()
+    return f"{written} sample articles loaded into the knowledge base"
+
+
+DEFAULT_ARTIFACTS: list[Artifact] = [
+    Artifact(
+        name="knowledge-base",
+        description="sample articles in the database",
+        is_present=_knowledge_base_is_seeded,
+        build=_seed_knowledge_base,
+    ),
+]

@@ -1,0 +1,150 @@
+"""`madoguchi` sub-commands. Every evaluation-style command takes --json and then ends its
+stdout with one JSON object."""
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from cli.artifacts import DEFAULT_ARTIFACTS
+from common.labels import LabelSet
+from common.sample_data import check_sample_data
+from common.settings import Settings
+
+app = typer.Typer(help="madoguchi: Japanese-first helpdesk triage and answer suggestion.")
+data_app = typer.Typer(help="Sample data: check it, split it.")
+app.add_typer(data_app, name="data")
+console = Console(stderr=True)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment plus command-line overrides, or a readable exit."""
+    try:
+        return Settings(**{key: value for key, value in overrides.items() if value is not None})
+    except ValidationError as error:
+        for problem in error.errors():
+            field = ".".join(map(str, problem["loc"]))
+            console.print(f"[red]setting MADOGUCHI_{field.upper()}: {problem['msg']}[/red]")
+        raise typer.Exit(2) from error
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address [default: 127.0.0.1]")] = None,
+    port: Annotated[int | None, typer.Option(help="Port [default: 8000]")] = None,
+) -> None:
+    """Serve the HTTP API (OpenAPI docs at /docs)."""
+    import uvicorn
+
+    from api.app import create_app
+    from common.json_logging import configure_logging
+
+    settings = load_settings(host=host, port=port)
+    configure_logging(settings.log_level, settings.log_json)
+    console.print(
+        f"madoguchi on http://{settings.host}:{settings.port}  (docs: /docs, ready: /ready)"
+    )
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None)
+
+
+@app.command()
+def build(
+    force: Annotated[bool, typer.Option(help="Rebuild artifacts that are present too.")] = False,
+) -> None:
+    """Build whatever default artifacts are missing (what `make run` needs to serve)."""
+    settings = load_settings()
+    for artifact in DEFAULT_ARTIFACTS:
+        if artifact.is_present(settings) and not force:
+            console.print(f"[green]✓[/green] {artifact.name}: present")
+            continue
+        with Progress(
+            TextColumn(f"[bold]{artifact.name}[/bold] {artifact.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+        ) as progress:
+            task = progress.add_task(artifact.name, total=None)
+
+            def report(advance: int, total: int | None, task_id: int = task) -> None:
+                if total is not None:
+                    progress.update(task_id, total=total)
+                progress.advance(task_id, advance)
+
+            summary = artifact.build(settings, report)
+        console.print(f"[green]✓[/green] {artifact.name}: {summary}")
+
+
+@data_app.command("check")
+def data_check(
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Folder with kb/, tickets/, queries/")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="End with one JSON object.")] = False,
+) -> None:
+    """Check the sample data: schema, label values, disjoint splits, references."""
+    settings = load_settings(data_dir=data_dir)
+    report = check_sample_data(settings.data_dir, LabelSet.from_file(settings.labels_file))
+    table = Table("file", "rows")
+    for name, count in report.counts.items():
+        table.add_row(name, str(count))
+    console.print(table)
+    for problem in report.problems[:50]:
+        place = f"{problem.file}:{problem.line}" if problem.line else problem.file
+        console.print(f"[red]{place}[/red] {problem.message}")
+    if len(report.problems) > 50:
+        console.print(f"… and {len(report.problems) - 50} more problems")
+    console.print("[green]data ok[/green]" if report.ok else f"{len(report.problems)} problems")
+    if as_json:
+        sys.stdout.write(json.dumps(report.model_dump() | {"ok": report.ok}, ensure_ascii=False))
+        sys.stdout.write("\n")
+    raise typer.Exit(0 if report.ok else 1)
+
+
+@app.command()
+def analyze(
+    text: Annotated[str, typer.Argument(help="A message; '-' reads standard input.")],
+) -> None:
+    """Show what the text pipeline reads in a message (language, cleaned text, content words)."""
+    from common.text import analyze as analyze_text
+
+    analysis = analyze_text(sys.stdin.read() if text == "-" else text)
+    result = {
+        "language": analysis.language.language,
+        "confidence": analysis.language.confidence,
+        "cleaned": analysis.cleaned.text,
+        "removed": [{"kind": kind, "text": part} for kind, part in analysis.cleaned.removed],
+        "content_words": analysis.content_words,
+    }
+    sys.stdout.write(json.dumps(result, ensure_ascii=False, indent=2) + "\n")
+
+
+@data_app.command("split")
+def data_split(
+    pool: Annotated[list[Path], typer.Argument(help="JSONL files of labelled tickets")],
+    out_dir: Annotated[Path | None, typer.Option(help="[default: <data_dir>/tickets]")] = None,
+    seed: Annotated[int, typer.Option(help="Shuffle seed; same seed, same split.")] = 20261123,
+) -> None:
+    """Write fixed, stratified train/valid/test splits (70/15/15 by type × urgency)."""
+    from common.sample_data import DataReport, Ticket, read_jsonl
+    from training.splits import stratified_split
+
+    settings = load_settings()
+    report = DataReport()
+    tickets = [ticket for path in pool for _, ticket in read_jsonl(path, Ticket, report)]
+    if not report.ok:
+        for problem in report.problems:
+            console.print(f"[red]{problem.file}:{problem.line}[/red] {problem.message}")
+        raise typer.Exit(1)
+    destination = out_dir or settings.data_dir / "tickets"
+    destination.mkdir(parents=True, exist_ok=True)
+    for name, rows in stratified_split(tickets, seed=seed).items():
+        lines = [row.model_dump_json() for row in rows]
+        (destination / f"{name}.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        console.print(f"{name}: {len(rows)} tickets")

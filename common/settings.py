@@ -1,0 +1,84 @@
+"""The one settings class: every path, model folder, threshold and URL madoguchi reads.
+
+Values come from environment variables prefixed `MADOGUCHI_` (or a `.env` file), else the defaults.
+"""
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MADOGUCHI_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(
+        PROJECT_ROOT / "data", description="Sample data: kb/, tickets/, queries/."
+    )
+    models_dir: Path = Field(
+        PROJECT_ROOT / "models", description="Model and index folders built or brought in."
+    )
+    state_dir: Path = Field(
+        PROJECT_ROOT / "var", description="Runtime state: the default SQLite database."
+    )
+    database_url: str = Field(
+        "", description="Any SQLAlchemy URL; empty means a SQLite file in state_dir."
+    )
+    labels_file: Path = Field(
+        Path(__file__).resolve().parent / "config" / "labels.yaml",
+        description="The label lists (type, urgency, impact, queue) with display names.",
+    )
+    host: str = Field("127.0.0.1", description="Address `madoguchi serve` binds to.")
+    port: int = Field(8000, ge=1, le=65535, description="Port `madoguchi serve` listens on.")
+    log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR.")
+    log_json: bool = Field(True, description="One JSON object per log line; false for plain text.")
+    max_request_bytes: int = Field(
+        1_000_000, gt=0, description="Larger request bodies are refused with 413."
+    )
+    max_text_chars: int = Field(
+        100_000, gt=0, description="Longest text accepted in one field of a request."
+    )
+    language_min_confidence: float = Field(
+        0.4,
+        ge=0.0,
+        le=1.0,
+        description="Below this the detected language is reported as `other`.",
+    )
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_log_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("log_level must be one of DEBUG, INFO, WARNING, ERROR")
+        return level
+
+    @field_validator("database_url")
+    @classmethod
+    def _parsable_database_url(cls, value: str) -> str:
+        if value:
+            try:
+                make_url(value)
+            except ArgumentError as error:
+                raise ValueError(
+                    f"database_url is not an SQLAlchemy URL ({error}); "
+                    "use e.g. sqlite:///var/madoguchi.db or postgresql+psycopg://user@host/db"
+                ) from error
+        return value
+
+    @model_validator(mode="after")
+    def _default_database_in_state_dir(self) -> "Settings":
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.state_dir / 'madoguchi.db'}"
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""Answer suggestion: the knowledge base and the search over it."""

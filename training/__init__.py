@@ -1,0 +1,1 @@
+"""Learning from resolved tickets: training sets, splits, retraining, promotion."""

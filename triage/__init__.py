@@ -1,0 +1,1 @@
+"""Triage on ticket creation: type, urgency, impact, priority, SLA deadlines, queue."""
