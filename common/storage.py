@@ -1,10 +1,21 @@
-"""Storage helpers: the SQL database every part of madoguchi keeps its records in."""
+"""Storage helpers: the SQL database, atomic file writes and self-describing artifact folders."""
 
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, sessionmaker
+
+MANIFEST_NAME = "manifest.json"
 
 
 class Base(DeclarativeBase):
@@ -39,3 +50,61 @@ def create_session_factory(engine: Engine) -> sessionmaker:
 def redact_database_url(database_url: str) -> str:
     """The URL with its password hidden, safe for logs and /ready."""
     return make_url(database_url).render_as_string(hide_password=True)
+
+
+def write_json_atomic(path: Path, payload: Any) -> None:
+    """Write JSON so that readers see the old file or the new one, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(
+        "w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.", delete=False
+    ) as handle:
+        json.dump(payload, handle, ensure_ascii=False, indent=2)
+        handle.write("\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.chmod(handle.name, 0o644)  # temporary files are private; the result is not
+    os.replace(handle.name, path)
+
+
+@contextmanager
+def artifact_folder(destination: Path) -> Iterator[Path]:
+    """Yield an empty staging folder beside `destination`; when the block succeeds the staging
+    folder takes `destination`'s place by rename, when it fails it is removed and `destination`
+    is left as it was. Readers never see a half-written artifact."""
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=destination.parent, prefix=f".{destination.name}."))
+    staging.chmod(0o755)
+    try:
+        yield staging
+        retired = destination.with_name(f".{destination.name}.retired")
+        shutil.rmtree(retired, ignore_errors=True)
+        if destination.exists():
+            os.replace(destination, retired)
+        os.replace(staging, destination)
+        shutil.rmtree(retired, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def write_manifest(folder: Path, kind: str, **fields: Any) -> dict[str, Any]:
+    """Write the folder's manifest.json: its kind, when it was made, and whatever describes it
+    (versions, the hash of what it came from, checks and metrics)."""
+    manifest = {"kind": kind, "created_at": datetime.now(UTC).isoformat(), **fields}
+    write_json_atomic(folder / MANIFEST_NAME, manifest)
+    return manifest
+
+
+def read_manifest(folder: Path) -> dict[str, Any]:
+    path = folder / MANIFEST_NAME
+    if not path.is_file():
+        raise FileNotFoundError(f"{folder} is not an artifact folder: it has no {MANIFEST_NAME}")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def sha256_of_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
