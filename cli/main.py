@@ -227,3 +227,37 @@ def eval_agreement(
     )
     if as_json:
         sys.stdout.write(result_json(result) + "\n")
+
+
+@data_app.command("report")
+def data_report(
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Folder with kb/, tickets/, queries/")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="End with one JSON object.")] = False,
+) -> None:
+    """How good the sample data is as a yardstick: counts against the targets, a TF-IDF +
+    logistic-regression baseline (must stay below 0.95 macro-F1), near-duplicates, distinct
+    openings, noise, time spread. Exits 1 when a target is not met."""
+    from dataclasses import asdict
+
+    from training.data_report import build_report
+
+    settings = load_settings(data_dir=data_dir)
+    report = build_report(settings.data_dir, LabelSet.from_file(settings.labels_file))
+    table = Table("criterion", "value", "target", "met")
+    for criterion in report.criteria:
+        mark = "[green]yes[/green]" if criterion.met else "[red]no[/red]"
+        table.add_row(criterion.name, f"{criterion.value:g}", criterion.target, mark)
+    console.print(table)
+    console.print(f"baseline macro-F1 per field: {report.baseline_macro_f1}")
+    console.print(f"noise: {report.noise}")
+    console.print(f"time spread: {report.time_spread}")
+    for problem in report.problems[:20]:
+        console.print(f"[red]{problem}[/red]")
+    if as_json:
+        sys.stdout.write(
+            json.dumps(asdict(report) | {"all_met": report.all_met}, ensure_ascii=False)
+        )
+        sys.stdout.write("\n")
+    raise typer.Exit(0 if report.all_met else 1)
