@@ -175,24 +175,42 @@ def data_split(
     pool: Annotated[list[Path], typer.Argument(help="JSONL files of labelled tickets")],
     out_dir: Annotated[Path | None, typer.Option(help="[default: <data_dir>/tickets]")] = None,
     seed: Annotated[int, typer.Option(help="Shuffle seed; same seed, same split.")] = 20261123,
+    append: Annotated[
+        bool, typer.Option(help="Split only these tickets and add them to the existing files.")
+    ] = False,
 ) -> None:
-    """Write fixed, stratified train/valid/test splits (70/15/15 by type × urgency)."""
+    """Write fixed, stratified train/valid/test splits (70/15/15 by type × urgency). With
+    --append, tickets already in the splits stay where they are."""
     from common.sample_data import DataReport, Ticket, read_jsonl
     from training.splits import stratified_split
 
     settings = load_settings()
     report = DataReport()
     tickets = [ticket for path in pool for _, ticket in read_jsonl(path, Ticket, report)]
+    destination = out_dir or settings.data_dir / "tickets"
+    existing: dict[str, list[Ticket]] = {}
+    for name in ("train", "valid", "test"):
+        path = destination / f"{name}.jsonl"
+        existing[name] = (
+            [row for _, row in read_jsonl(path, Ticket, report)]
+            if append and path.is_file()
+            else []
+        )
     if not report.ok:
         for problem in report.problems:
             console.print(f"[red]{problem.file}:{problem.line}[/red] {problem.message}")
         raise typer.Exit(1)
-    destination = out_dir or settings.data_dir / "tickets"
+    taken = {ticket.id for rows in existing.values() for ticket in rows}
+    clashing = sorted(taken & {ticket.id for ticket in tickets})
+    if clashing:
+        console.print(f"[red]ticket ids already in the splits: {', '.join(clashing[:10])}[/red]")
+        raise typer.Exit(1)
     destination.mkdir(parents=True, exist_ok=True)
     for name, rows in stratified_split(tickets, seed=seed).items():
-        lines = [row.model_dump_json() for row in rows]
+        combined = existing[name] + rows
+        lines = [row.model_dump_json() for row in combined]
         (destination / f"{name}.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
-        console.print(f"{name}: {len(rows)} tickets")
+        console.print(f"{name}: {len(combined)} tickets ({len(rows)} new)")
 
 
 @eval_app.command("agreement")

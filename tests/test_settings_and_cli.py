@@ -98,3 +98,30 @@ def test_analyze_command_prints_what_the_pipeline_reads() -> None:
     result = runner.invoke(app, ["analyze", "ﾛｸﾞｲﾝできない"])
     assert result.exit_code == 0
     assert json.loads(result.stdout)["cleaned"] == "ログインできない"
+
+
+def test_data_split_append_keeps_existing_tickets_where_they_are(tmp_path: Path) -> None:
+    pool = PROJECT_ROOT / "data" / "tickets"
+    for split in ("train", "valid", "test"):
+        (tmp_path / f"{split}.jsonl").write_text((pool / f"{split}.jsonl").read_text())
+    newcomers = tmp_path / "new.jsonl"
+    rows = [json.loads(line) for line in (pool / "train.jsonl").read_text().splitlines()[:40]]
+    for number, row in enumerate(rows):
+        row["id"] = f"NEW-{number}"
+    newcomers.write_text("\n".join(json.dumps(row, ensure_ascii=False) for row in rows) + "\n")
+    result = runner.invoke(
+        app, ["data", "split", str(newcomers), "--out-dir", str(tmp_path), "--append"]
+    )
+    assert result.exit_code == 0, result.output
+    for split in ("train", "valid", "test"):
+        before = (pool / f"{split}.jsonl").read_text().splitlines()
+        after = (tmp_path / f"{split}.jsonl").read_text().splitlines()
+        assert after[: len(before)] == before
+    total = sum(
+        len((tmp_path / f"{s}.jsonl").read_text().splitlines()) for s in ("train", "valid", "test")
+    )
+    assert total == 186 + 40
+    again = runner.invoke(
+        app, ["data", "split", str(newcomers), "--out-dir", str(tmp_path), "--append"]
+    )
+    assert again.exit_code == 1 and "already in the splits" in again.output
