@@ -8,7 +8,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine
 
 from common.json_logging import JsonFormatter
+from common.sample_data import load_articles
 from common.settings import Settings
+
+SHIPPED_ARTICLES = len(load_articles(Settings().data_dir))
 
 
 def test_health_answers_ok(client: TestClient) -> None:
@@ -26,7 +29,7 @@ def test_ready_lists_loaded_components_with_versions(client: TestClient) -> None
     assert set(components) == {"labels", "text_pipeline", "database"}
     assert "unidic-lite" in components["text_pipeline"]["version"]
     assert components["database"]["version"] == "sqlite"
-    assert "45 articles" in components["database"]["detail"]
+    assert f"{SHIPPED_ARTICLES} articles" in components["database"]["detail"]
 
 
 def test_ready_reports_503_when_the_database_is_gone(client: TestClient) -> None:
@@ -77,7 +80,7 @@ def test_analyze_can_leave_the_mail_as_it_is(client: TestClient) -> None:
 
 def test_articles_are_listed_and_fetched_in_japanese(client: TestClient) -> None:
     listing = client.get("/v1/articles", params={"limit": 5}).json()
-    assert listing["total"] == 45
+    assert listing["total"] == SHIPPED_ARTICLES
     assert len(listing["articles"]) == 5
     article = client.get(f"/v1/articles/{listing['articles'][0]['id']}").json()
     assert article["language"] == "ja"

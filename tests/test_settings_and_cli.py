@@ -8,7 +8,10 @@ from pydantic import ValidationError
 from typer.testing import CliRunner
 
 from cli.main import app
+from common.sample_data import load_articles
 from common.settings import PROJECT_ROOT, Settings
+
+SHIPPED_ARTICLES = len(load_articles(Settings().data_dir))
 
 runner = CliRunner()
 
@@ -57,7 +60,7 @@ def test_build_loads_the_sample_knowledge_base_once(
     monkeypatch.setenv("MADOGUCHI_STATE_DIR", str(tmp_path))
     first = runner.invoke(app, ["build"])
     assert first.exit_code == 0, first.output
-    assert "45 sample articles loaded" in first.output
+    assert f"{SHIPPED_ARTICLES} sample articles loaded" in first.output
     second = runner.invoke(app, ["build"])
     assert "knowledge-base: present" in second.output
 
@@ -67,7 +70,7 @@ def test_data_check_ends_with_one_json_object(tmp_path: Path) -> None:
     assert result.exit_code == 0
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["ok"] is True
-    assert report["counts"]["articles"] == 45
+    assert report["counts"]["articles"] == SHIPPED_ARTICLES
 
 
 def test_data_check_fails_on_broken_data(tmp_path: Path) -> None:
