@@ -83,7 +83,7 @@ def test_data_check_fails_on_broken_data(tmp_path: Path) -> None:
     assert report["problems"][0]["file"] == "kb/articles.jsonl"
 
 
-def test_data_split_writes_three_fixed_files(tmp_path: Path) -> None:
+def test_data_split_is_deterministic(tmp_path: Path) -> None:
     pool = PROJECT_ROOT / "data" / "tickets"
     arguments = ["data", "split", *(str(pool / f"{s}.jsonl") for s in ("train", "valid", "test"))]
     runner.invoke(app, [*arguments, "--out-dir", str(tmp_path / "a")])
@@ -91,9 +91,6 @@ def test_data_split_writes_three_fixed_files(tmp_path: Path) -> None:
     for split in ("train", "valid", "test"):
         assert (tmp_path / "a" / f"{split}.jsonl").read_text() == (
             tmp_path / "b" / f"{split}.jsonl"
-        ).read_text()
-        assert (tmp_path / "a" / f"{split}.jsonl").read_text() == (
-            pool / f"{split}.jsonl"
         ).read_text()
 
 
@@ -120,10 +117,14 @@ def test_data_split_append_keeps_existing_tickets_where_they_are(tmp_path: Path)
         before = (pool / f"{split}.jsonl").read_text().splitlines()
         after = (tmp_path / f"{split}.jsonl").read_text().splitlines()
         assert after[: len(before)] == before
-    total = sum(
-        len((tmp_path / f"{s}.jsonl").read_text().splitlines()) for s in ("train", "valid", "test")
-    )
-    assert total == 186 + 40
+
+    def count(folder: Path) -> int:
+        return sum(
+            len((folder / f"{s}.jsonl").read_text().splitlines())
+            for s in ("train", "valid", "test")
+        )
+
+    assert count(tmp_path) == count(pool) + 40
     again = runner.invoke(
         app, ["data", "split", str(newcomers), "--out-dir", str(tmp_path), "--append"]
     )
