@@ -188,6 +188,15 @@ def _check_tickets(
                         file=file, line=line, message=f"resolved_by_article {reference!r} not in kb"
                     )
                 )
+            if reference is not None and reference in f"{ticket.subject}\n{ticket.body}":
+                report.problems.append(
+                    DataProblem(
+                        file=file,
+                        line=line,
+                        message=f"the text names its own resolved_by_article {reference!r}: "
+                        "the answer leaks into the input",
+                    )
+                )
             if ticket.id in owner_of_id:
                 report.problems.append(
                     DataProblem(

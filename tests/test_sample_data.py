@@ -137,6 +137,7 @@ def test_checker_passes_a_consistent_folder(data_dir: Path) -> None:
         ({"resolved_by_article": "kb-404"}, "resolved_by_article 'kb-404' not in kb"),
         ({"created_at": "2026-11-02T10:00:00Z"}, "+09:00"),
         ({"channel": "fax"}, "channel"),
+        ({"body": "→ kb-1 をご案内済み"}, "names its own resolved_by_article 'kb-1'"),
     ],
 )
 def test_checker_reports_a_bad_ticket_with_its_line(
