@@ -253,13 +253,14 @@ def data_report(
         Path | None, typer.Option(help="Folder with kb/, tickets/, queries/")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="End with one JSON object.")] = False,
+    write: Annotated[Path | None, typer.Option(help="Also write the report as Markdown")] = None,
 ) -> None:
     """How good the sample data is as a yardstick: counts against the targets, a TF-IDF +
     logistic-regression baseline (must stay below 0.95 macro-F1), near-duplicates, distinct
     openings, noise, time spread. Exits 1 when a target is not met."""
     from dataclasses import asdict
 
-    from training.data_report import build_report
+    from training.data_report import build_report, report_markdown
 
     settings = load_settings(data_dir=data_dir)
     report = build_report(settings.data_dir, LabelSet.from_file(settings.labels_file))
@@ -273,6 +274,9 @@ def data_report(
     console.print(f"time spread: {report.time_spread}")
     for problem in report.problems[:20]:
         console.print(f"[red]{problem}[/red]")
+    if write:
+        write.write_text(report_markdown(report), encoding="utf-8")
+        console.print(f"written to {write}")
     if as_json:
         sys.stdout.write(
             json.dumps(asdict(report) | {"all_met": report.all_met}, ensure_ascii=False)

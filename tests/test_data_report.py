@@ -96,3 +96,15 @@ def test_shipped_sample_data_meets_the_quality_bars() -> None:
     assert quality, "no quality criteria computed"
     failing = {name: c.value for name, c in quality.items() if not c.met}
     assert failing == {}
+
+
+def test_report_markdown_lists_every_criterion_and_split(tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from cli.main import app
+
+    target = tmp_path / "REPORT.md"
+    CliRunner().invoke(app, ["data", "report", "--write", str(target)])
+    page = target.read_text(encoding="utf-8")
+    assert "| baseline macro-F1 type |" in page and "| near-duplicate rate tickets |" in page
+    assert "| value | train | valid | test |" in page

@@ -252,3 +252,47 @@ def _criteria(report: SampleDataReport) -> list[Criterion]:
         ),
     ]  # fmt: skip
     return criteria
+
+
+def report_markdown(report: SampleDataReport) -> str:
+    """The report as the Markdown page data/REPORT.md (written by `madoguchi data report`)."""
+    lines = [
+        "# Sample-data report",
+        "",
+        "Written by `madoguchi data report --write data/REPORT.md`; do not edit by hand.",
+        "",
+        "| criterion | value | target | met |",
+        "|---|---:|---|---|",
+    ]
+    lines += [
+        f"| {c.name} | {c.value:g} | {c.target} | {'yes' if c.met else 'no'} |"
+        for c in report.criteria
+    ]
+    lines += ["", "## Counts", "", "| what | count |", "|---|---:|"]
+    lines += [f"| {name} | {count} |" for name, count in report.counts.items()]
+    lines += ["", "## Labels per split", ""]
+    for field_name in next(iter(report.per_split.values()), {}):
+        lines += [f"### {field_name}", "", "| value | " + " | ".join(report.per_split) + " |"]
+        lines.append("|---|" + "---:|" * len(report.per_split))
+        values = sorted({v for split in report.per_split.values() for v in split[field_name]})
+        for value in values:
+            cells = " | ".join(str(s[field_name].get(value, 0)) for s in report.per_split.values())
+            lines.append(f"| {value} | {cells} |")
+        lines.append("")
+    baseline = ", ".join(f"{name} {score}" for name, score in report.baseline_macro_f1.items())
+    lines += [
+        "## Baseline (TF-IDF character 2–4-grams + logistic regression, train → test)",
+        "",
+        f"Macro-F1: {baseline}.",
+        "",
+        "## Noise (share of tickets)",
+        "",
+        ", ".join(f"{kind} {share}" for kind, share in report.noise.items()) + ".",
+        "Typos and 変換ミス are in the data but are not counted (no reference text to find them).",
+        "",
+        "## When tickets were created",
+        "",
+        ", ".join(f"{bucket} {share}" for bucket, share in report.time_spread.items()) + ".",
+        "",
+    ]
+    return "\n".join(lines)
