@@ -161,15 +161,20 @@ def build_report(data_dir: Path, labels: LabelSet) -> SampleDataReport:
     splits = {name: _load(data_dir / "tickets" / f"{name}.jsonl", Ticket) for name in TICKET_SPLITS}
     tickets = [ticket for rows in splits.values() for ticket in rows]
     queries = _load(data_dir / "queries" / "queries.jsonl", Query)
-    answered = {qrel.query_id for qrel in _load(data_dir / "queries" / "qrels.jsonl", Qrel)}
-
-    cross_lingual = sum(q.language != "ja" and q.id in answered for q in queries)
+    qrels = _load(data_dir / "queries" / "qrels.jsonl", Qrel)
+    answered = {qrel.query_id for qrel in qrels}
+    japanese_articles = {article.id for article in articles if article.language == "ja"}
+    # Cross-lingual: asked in en/zh/ko, answered (relevance ≥ 2) by a Japanese article.
+    answered_in_japanese = {
+        q.query_id for q in qrels if q.relevance >= 2 and q.article_id in japanese_articles
+    }
+    cross_lingual = sum(q.language != "ja" and q.id in answered_in_japanese for q in queries)
     counts = {
         "articles": len(articles),
         "english_articles": sum(article.language == "en" for article in articles),
         "tickets": len(tickets),
         **{f"tickets_{name}": len(rows) for name, rows in splits.items()},
-        "queries_in_scope": sum(q.id in answered for q in queries),
+        "queries_in_scope": sum(q.id in answered and q.language == "ja" for q in queries),
         "queries_out_of_scope": sum(q.id not in answered for q in queries),
         "queries_cross_lingual": cross_lingual,
         "tickets_english": sum(ticket.language == "en" for ticket in tickets),
