@@ -3,20 +3,25 @@
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import lru_cache
 from importlib.metadata import version
+from pathlib import Path
 
 from fastapi import APIRouter, FastAPI
 
 from api.deps import ServiceState
 from api.errors import install_error_handlers
 from api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
-from api.routes import articles, health, labels, text
+from api.routes import articles, health, labels, suggest, text
 from api.schemas import ComponentStatus
 from common import text as text_pipeline
+from common.encoders import CachedEncoder, Encoder, EncoderNotFoundError, load_encoder
 from common.labels import LabelSet
 from common.settings import Settings, get_settings
 from common.storage import create_database_engine
+from retrieval.index import KnowledgeIndex
 from retrieval.knowledge_base import KnowledgeBase
+from retrieval.suggest import SuggestionService
 
 logger = logging.getLogger("madoguchi.api")
 
@@ -26,6 +31,42 @@ Japanese-first triage and answer suggestion for helpdesks, running offline.
 Every error is an RFC 9457 problem document (`application/problem+json`) whose `detail` says
 what to fix, and carries the `request_id` that is also in the `X-Request-ID` header and the logs.
 """
+
+
+@lru_cache(maxsize=4)
+def shared_encoder(
+    name: str, models_dir: Path, batch_size: int, cache_file: Path | None
+) -> Encoder:
+    """One encoder per process and setting: several apps in one process (tests, workers
+    restarted in place) do not load the model again."""
+    encoder = load_encoder(name, models_dir, batch_size=batch_size)
+    return CachedEncoder(encoder, cache_file) if cache_file else encoder
+
+
+def open_knowledge_index(settings: Settings, knowledge_base: KnowledgeBase) -> KnowledgeIndex:
+    encoder = shared_encoder(
+        settings.encoder,
+        settings.models_dir,
+        settings.encoder_batch_size,
+        settings.encoder_cache_file if settings.encoder_cache else None,
+    )
+    return KnowledgeIndex(
+        knowledge_base, encoder, settings.index_dir, settings.vector_index_type
+    ).open()
+
+
+def _retrieval_component(state: ServiceState) -> ComponentStatus:
+    if state.knowledge_index is None:
+        return ComponentStatus(name="search_index", ready=False, detail=state.retrieval_problem)
+    described = state.knowledge_index.describe()
+    return ComponentStatus(
+        name="search_index",
+        ready=True,
+        version=described["encoder"],
+        detail=f"{described['chunks']} chunks of {described['articles']} articles, "
+        f"{described['index_type']} index; answer threshold {described['answer_threshold']:.2f}"
+        + ("" if described["decision_fitted"] else " (not fitted: every question is handed over)"),
+    )
 
 
 def load_service_state(settings: Settings) -> ServiceState:
@@ -51,13 +92,23 @@ def load_service_state(settings: Settings) -> ServiceState:
             ),
         ),
     ]
-    return ServiceState(
+    state = ServiceState(
         settings=settings,
         labels=labels_,
         engine=engine,
         knowledge_base=KnowledgeBase(engine),
         components=components,
     )
+    try:
+        state.knowledge_index = open_knowledge_index(settings, state.knowledge_base)
+        state.suggestions = SuggestionService(
+            state.knowledge_index, settings.language_min_confidence
+        )
+    except EncoderNotFoundError as error:
+        state.retrieval_problem = f"the encoder is missing ({error})"
+        logger.error("answer suggestion unavailable", extra={"reason": state.retrieval_problem})
+    components.append(_retrieval_component(state))
+    return state
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -68,6 +119,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.service = load_service_state(settings)
         logger.info("ready", extra={"articles": app.state.service.knowledge_base.count()})
         yield
+        if app.state.service.knowledge_index is not None:
+            app.state.service.knowledge_index.save()
         app.state.service.engine.dispose()
 
     app = FastAPI(
@@ -82,7 +135,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(health.router)
     v1 = APIRouter(prefix="/v1")
-    for module in (labels, text, articles):
+    for module in (labels, text, articles, suggest):
         v1.include_router(module.router)
     app.include_router(v1)
     return app

@@ -7,10 +7,13 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy import Engine
 
+from api.errors import ProblemError
 from api.schemas import ComponentStatus
 from common.labels import LabelSet
 from common.settings import Settings
+from retrieval.index import KnowledgeIndex
 from retrieval.knowledge_base import KnowledgeBase
+from retrieval.suggest import SuggestionService
 
 
 @dataclass
@@ -20,6 +23,9 @@ class ServiceState:
     engine: Engine
     knowledge_base: KnowledgeBase
     components: list[ComponentStatus] = field(default_factory=list)
+    knowledge_index: KnowledgeIndex | None = None
+    suggestions: SuggestionService | None = None
+    retrieval_problem: str | None = None  # why suggestions are unavailable
 
 
 def get_state(request: Request) -> ServiceState:
@@ -38,7 +44,21 @@ def get_knowledge_base(request: Request) -> KnowledgeBase:
     return get_state(request).knowledge_base
 
 
+def get_suggestions(request: Request) -> SuggestionService:
+    state = get_state(request)
+    if state.suggestions is None:
+        raise ProblemError(
+            503,
+            "suggestions-unavailable",
+            "Answer suggestion is not available",
+            f"{state.retrieval_problem or 'the search index did not load'}. "
+            "Run `madoguchi build` and restart.",
+        )
+    return state.suggestions
+
+
 StateDep = Annotated[ServiceState, Depends(get_state)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 LabelsDep = Annotated[LabelSet, Depends(get_labels)]
 KnowledgeBaseDep = Annotated[KnowledgeBase, Depends(get_knowledge_base)]
+SuggestionsDep = Annotated[SuggestionService, Depends(get_suggestions)]

@@ -1,8 +1,9 @@
 """Request and response bodies of the HTTP API."""
 
 from datetime import datetime
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class StrictModel(BaseModel):
@@ -98,3 +99,94 @@ class ArticleOut(BaseModel):
 class ArticleList(BaseModel):
     total: int
     articles: list[ArticleOut]
+
+
+ARTICLE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+LanguageCode = Literal["ja", "en", "zh", "ko"]
+PlanName = Literal["free", "standard", "premium", "enterprise"]
+
+
+class ArticleIn(StrictModel):
+    """An article as written through the API. `updated_at` defaults to now (JST)."""
+
+    title: str = Field(min_length=1, max_length=500, examples=["Zoom 連携の設定"])
+    body: str = Field(
+        min_length=1,
+        description="Markdown; `##` headings split it into the chunks search works on.",
+        examples=["## 手順\n1. 管理コンソールの［連携］を開きます。"],
+    )
+    category: str = Field(min_length=1, max_length=64, examples=["integrations"])
+    tags: list[str] = Field(default_factory=list, max_length=50, examples=[["Zoom", "連携"]])
+    language: LanguageCode = "ja"
+    url: str = Field("", max_length=2000)
+    updated_at: datetime | None = Field(None, description="ISO 8601 with offset; default now.")
+
+    @field_validator("title", "body", "category")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value
+
+    @field_validator("updated_at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("needs a UTC offset, e.g. 2026-11-23T10:00:00+09:00")
+        return value
+
+
+class ArticleCreate(ArticleIn):
+    id: str = Field(pattern=ARTICLE_ID_PATTERN, examples=["kb-0251"])
+
+
+class SuggestFilters(StrictModel):
+    category: list[str] | None = Field(
+        None, description="Only these categories (GET /v1/articles shows them).", max_length=50
+    )
+    tags: list[str] | None = Field(None, description="Only articles with all these tags.")
+    plan: PlanName | None = Field(
+        None, description="Leave out articles that are only about other plans."
+    )
+
+    @field_validator("category", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: object) -> object:
+        return [value] if isinstance(value, str) else value
+
+
+class SuggestRequest(StrictModel):
+    text: str = Field(
+        min_length=1,
+        description="The customer's question as written (chat message or e-mail).",
+        examples=["会議の録音をアップロードしたのに、ずっと処理中のままです"],
+    )
+    top_k: int = Field(5, ge=1, description="How many articles to return.")
+    language: LanguageCode | None = Field(None, description="Leave out to detect.")
+    filters: SuggestFilters | None = None
+
+    @field_validator("text")
+    @classmethod
+    def _has_words(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("is blank; send the customer's question")
+        return value
+
+
+class SuggestedArticleOut(BaseModel):
+    id: str
+    title: str
+    snippet: str = Field(description="HTML-escaped excerpt; matched words are in <mark>.")
+    matched_terms: list[str]
+    url: str
+    category: str
+    score: float = Field(description="Hybrid score, for ordering; not a probability.")
+
+
+class SuggestResponse(BaseModel):
+    decision: Literal["answer", "handoff"]
+    reason: str
+    confidence: float = Field(description="Calibrated probability that the first article answers.")
+    language: str
+    cleaned_text: str
+    articles: list[SuggestedArticleOut]

@@ -1,22 +1,35 @@
 """The calls routes make: each turns a request into domain calls and the result into a schema."""
 
+from dataclasses import asdict
+from datetime import datetime
 from importlib.metadata import version
 
 from sqlalchemy import text
 
 from api.deps import ServiceState
+from api.errors import ProblemError
 from api.schemas import (
+    ArticleCreate,
+    ArticleIn,
+    ArticleOut,
     ComponentStatus,
     LanguageOut,
     Readiness,
     RemovedPart,
+    SuggestedArticleOut,
+    SuggestRequest,
+    SuggestResponse,
     TextAnalysisRequest,
     TextAnalysisResponse,
     TokenOut,
 )
 from common import text as text_pipeline
+from common.sample_data import Article
 from common.settings import Settings
 from common.storage import redact_database_url
+from retrieval.knowledge_base import JST, ArticleExistsError
+from retrieval.search import SearchFilters
+from retrieval.suggest import SuggestionService, UnknownFilterValueError
 
 
 def readiness(state: ServiceState) -> Readiness:
@@ -69,4 +82,101 @@ def analyze_text(request: TextAnalysisRequest, settings: Settings) -> TextAnalys
             for token in analysis.tokens
         ],
         content_words=analysis.content_words,
+    )
+
+
+def check_text_length(name: str, value: str, settings: Settings) -> None:
+    if len(value) > settings.max_text_chars:
+        raise ProblemError(
+            422,
+            "text-too-long",
+            "Text is too long",
+            f"{name} has {len(value)} characters; the limit is {settings.max_text_chars}. "
+            "Send the message without attachments pasted in.",
+        )
+
+
+def suggest_articles(
+    request: SuggestRequest, suggestions: SuggestionService, settings: Settings
+) -> SuggestResponse:
+    check_text_length("text", request.text, settings)
+    if request.top_k > settings.suggest_max_top_k:
+        raise ProblemError(
+            422,
+            "top-k-too-large",
+            "top_k is too large",
+            f"top_k is {request.top_k}; at most {settings.suggest_max_top_k} articles per call.",
+        )
+    filters = None
+    if request.filters is not None:
+        filters = SearchFilters(
+            categories=frozenset(request.filters.category or ()),
+            tags=frozenset(tag.lower() for tag in request.filters.tags or ()),
+            plan=request.filters.plan,
+        )
+    try:
+        result = suggestions.suggest(request.text, request.top_k, request.language, filters)
+    except UnknownFilterValueError as error:
+        raise ProblemError(
+            422, "unknown-filter-value", "Unknown filter value", str(error)
+        ) from error
+    return SuggestResponse(
+        decision=result.decision,
+        reason=result.reason,
+        confidence=result.confidence,
+        language=result.language,
+        cleaned_text=result.cleaned_text,
+        articles=[SuggestedArticleOut(**asdict(article)) for article in result.articles],
+    )
+
+
+def _article(article_id: str, written: ArticleIn) -> Article:
+    fields = written.model_dump()
+    updated_at = fields.pop("updated_at") or datetime.now(JST)
+    return Article(id=article_id, updated_at=updated_at.astimezone(JST), **fields)
+
+
+def _index_now(state: ServiceState) -> None:
+    """Writes are searchable when the call returns, not at the next question."""
+    if state.knowledge_index is not None:
+        state.knowledge_index.catch_up()
+
+
+def create_article(request: ArticleCreate, state: ServiceState) -> ArticleOut:
+    check_text_length("body", request.body, state.settings)
+    article = _article(request.id, ArticleIn(**request.model_dump(exclude={"id"})))
+    try:
+        state.knowledge_base.create(article)
+    except ArticleExistsError as error:
+        raise ProblemError(
+            409,
+            "article-exists",
+            "Article already exists",
+            f"An article with id {request.id!r} exists; PUT /v1/articles/{request.id} replaces it.",
+        ) from error
+    _index_now(state)
+    return ArticleOut(**article.model_dump())
+
+
+def replace_article(article_id: str, request: ArticleIn, state: ServiceState) -> ArticleOut:
+    check_text_length("body", request.body, state.settings)
+    article = _article(article_id, request)
+    if state.knowledge_base.update(article) is None:
+        raise article_not_found(article_id)
+    _index_now(state)
+    return ArticleOut(**article.model_dump())
+
+
+def delete_article(article_id: str, state: ServiceState) -> None:
+    if not state.knowledge_base.delete(article_id):
+        raise article_not_found(article_id)
+    _index_now(state)
+
+
+def article_not_found(article_id: str) -> ProblemError:
+    return ProblemError(
+        404,
+        "article-not-found",
+        "Article not found",
+        f"No article has id {article_id!r}. GET /v1/articles lists the ids.",
     )

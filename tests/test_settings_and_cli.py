@@ -54,15 +54,24 @@ def test_cli_reports_bad_settings_without_a_traceback(monkeypatch: pytest.Monkey
     assert "MADOGUCHI_PORT" in result.output
 
 
-def test_build_loads_the_sample_knowledge_base_once(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_build_loads_the_sample_knowledge_base_once_and_tunes_the_index(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    encoder_cache_file: Path,
+    recovered_folder: Path,
 ) -> None:
     monkeypatch.setenv("MADOGUCHI_STATE_DIR", str(tmp_path))
+    monkeypatch.setenv("MADOGUCHI_ENCODER_CACHE_FILE", str(encoder_cache_file))
     first = runner.invoke(app, ["build"])
     assert first.exit_code == 0, first.output
     assert f"{SHIPPED_ARTICLES} sample articles loaded" in first.output
+    manifest = json.loads((tmp_path / "index" / "manifest.json").read_text())
+    assert manifest["kind"] == "vector-index"
+    assert manifest["tuning"]["fusion"]["method"] in {"rrf", "mix"}
+    assert 0 < manifest["tuning"]["decision"]["threshold"] < 1
     second = runner.invoke(app, ["build"])
     assert "knowledge-base: present" in second.output
+    assert "search-index: present" in second.output
 
 
 def test_data_check_ends_with_one_json_object(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from common.encoders import Encoder
 from common.sample_data import Article
 from common.text import detect_language
 from retrieval.chunking import chunk_article
-from retrieval.decision import AnswerDecision, decision_features
+from retrieval.decision import decision_features
 from retrieval.keyword import KeywordAnalyzer
 from retrieval.search import METHODS, ArticleFacets, Fusion, HybridSearcher, SearchChunk
 
@@ -256,14 +256,18 @@ def precision_coverage_curve(confidences: np.ndarray, correct: np.ndarray) -> li
 
 
 def decision_quality(
-    decision: AnswerDecision, runs: dict[str, QueryRun], labels: np.ndarray, in_scope: set[str]
+    threshold: float,
+    confidences: np.ndarray,
+    runs: dict[str, QueryRun],
+    labels: np.ndarray,
+    in_scope: set[str],
 ) -> dict:
-    confidences = np.asarray([decision.confidence(run.features) for run in runs.values()])
-    answered = confidences >= decision.threshold
+    """Precision and coverage of `answer` at a threshold, given each query's confidence."""
+    answered = confidences >= threshold
     ids = list(runs)
     in_scope_mask = np.asarray([query_id in in_scope for query_id in ids])
     return {
-        "threshold": decision.threshold,
+        "threshold": threshold,
         "precision": round(float(labels[answered].mean()), 4) if answered.any() else None,
         "coverage": round(float(answered.mean()), 4),
         "coverage_in_scope": round(float(answered[in_scope_mask].mean()), 4)

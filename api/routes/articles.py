@@ -1,14 +1,18 @@
-"""Reading the knowledge base."""
+"""The knowledge base: list, read, create, replace and delete articles. Writes are searchable
+by /v1/suggest as soon as the call returns."""
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query, Response
 
-from api.deps import KnowledgeBaseDep
-from api.errors import ProblemError
-from api.schemas import ArticleList, ArticleOut
+from api.deps import KnowledgeBaseDep, StateDep
+from api.schemas import ARTICLE_ID_PATTERN, ArticleCreate, ArticleIn, ArticleList, ArticleOut
+from api.service import article_not_found, create_article, delete_article, replace_article
 
 router = APIRouter(tags=["articles"])
+ArticleId = Annotated[
+    str, Path(pattern=ARTICLE_ID_PATTERN, description="Letters, digits, '.', '_', '-'; ≤ 64")
+]
 
 
 @router.get("/articles", response_model=ArticleList, summary="List knowledge-base articles")
@@ -26,13 +30,26 @@ def list_articles(
 
 
 @router.get("/articles/{article_id}", response_model=ArticleOut, summary="One article")
-def get_article(article_id: str, knowledge_base: KnowledgeBaseDep) -> ArticleOut:
+def get_article(article_id: ArticleId, knowledge_base: KnowledgeBaseDep) -> ArticleOut:
     article = knowledge_base.get(article_id)
     if article is None:
-        raise ProblemError(
-            404,
-            "article-not-found",
-            "Article not found",
-            f"No article has id {article_id!r}. GET /v1/articles lists the ids.",
-        )
+        raise article_not_found(article_id)
     return ArticleOut(**article.model_dump())
+
+
+@router.post("/articles", response_model=ArticleOut, status_code=201, summary="Create an article")
+def post_article(request: ArticleCreate, state: StateDep) -> ArticleOut:
+    return create_article(request, state)
+
+
+@router.put("/articles/{article_id}", response_model=ArticleOut, summary="Replace an article")
+def put_article(article_id: ArticleId, request: ArticleIn, state: StateDep) -> ArticleOut:
+    return replace_article(article_id, request, state)
+
+
+@router.delete(
+    "/articles/{article_id}", status_code=204, response_class=Response, summary="Delete an article"
+)
+def remove_article(article_id: ArticleId, state: StateDep) -> Response:
+    delete_article(article_id, state)
+    return Response(status_code=204)

@@ -1,0 +1,20 @@
+"""Answer suggestion: the articles that answer a question, and whether to answer or hand over."""
+
+from fastapi import APIRouter
+
+from api.deps import SettingsDep, SuggestionsDep
+from api.schemas import SuggestRequest, SuggestResponse
+from api.service import suggest_articles
+
+router = APIRouter(tags=["suggest"])
+
+
+@router.post(
+    "/suggest",
+    response_model=SuggestResponse,
+    summary="Knowledge-base articles that answer a question, with answer-or-hand-over",
+)
+def suggest(
+    request: SuggestRequest, suggestions: SuggestionsDep, settings: SettingsDep
+) -> SuggestResponse:
+    return suggest_articles(request, suggestions, settings)
