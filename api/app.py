@@ -22,6 +22,7 @@ from common.storage import create_database_engine
 from retrieval.index import KnowledgeIndex
 from retrieval.knowledge_base import KnowledgeBase
 from retrieval.suggest import SuggestionService
+from retrieval.vector_store import faiss_threads
 
 logger = logging.getLogger("madoguchi.api")
 
@@ -40,7 +41,7 @@ def shared_encoder(
     """One encoder per process and setting: several apps in one process (tests, workers
     restarted in place) do not load the model again."""
     encoder = load_encoder(name, models_dir, batch_size=batch_size)
-    return CachedEncoder(encoder, cache_file) if cache_file else encoder
+    return CachedEncoder(encoder, cache_file, cache_queries=False) if cache_file else encoder
 
 
 def open_knowledge_index(settings: Settings, knowledge_base: KnowledgeBase) -> KnowledgeIndex:
@@ -50,6 +51,9 @@ def open_knowledge_index(settings: Settings, knowledge_base: KnowledgeBase) -> K
         settings.encoder_batch_size,
         settings.encoder_cache_file if settings.encoder_cache else None,
     )
+    # One thread per search: a single query gains nothing from OpenMP, and on a busy machine
+    # the thread hand-off costs more than the search (bench/results/ann.md).
+    faiss_threads(1)
     return KnowledgeIndex(
         knowledge_base, encoder, settings.index_dir, settings.vector_index_type
     ).open()

