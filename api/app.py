@@ -8,11 +8,12 @@ from importlib.metadata import version
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI
+from sqlalchemy import Engine
 
 from api.deps import ServiceState
 from api.errors import install_error_handlers
 from api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
-from api.routes import articles, health, labels, suggest, text
+from api.routes import articles, classify, health, labels, suggest, text
 from api.schemas import ComponentStatus
 from common import text as text_pipeline
 from common.encoders import CachedEncoder, Encoder, EncoderNotFoundError, load_encoder
@@ -23,6 +24,7 @@ from retrieval.index import KnowledgeIndex
 from retrieval.knowledge_base import KnowledgeBase
 from retrieval.suggest import SuggestionService
 from retrieval.vector_store import faiss_threads
+from triage.service import TriageService, build_triage_service
 
 logger = logging.getLogger("madoguchi.api")
 
@@ -57,6 +59,34 @@ def open_knowledge_index(settings: Settings, knowledge_base: KnowledgeBase) -> K
     return KnowledgeIndex(
         knowledge_base, encoder, settings.index_dir, settings.vector_index_type
     ).open()
+
+
+def open_triage(settings: Settings, engine: Engine) -> TriageService:
+    encoder = shared_encoder(
+        settings.encoder,
+        settings.models_dir,
+        settings.encoder_batch_size,
+        settings.encoder_cache_file if settings.encoder_cache else None,
+    )
+    return build_triage_service(settings, engine, encoder)
+
+
+def _triage_component(state: ServiceState) -> ComponentStatus:
+    if state.triage is None:
+        return ComponentStatus(name="triage", ready=False, detail=state.triage_problem)
+    thresholds = state.triage.model.thresholds
+    return ComponentStatus(
+        name="triage",
+        ready=True,
+        version=state.triage.model_version,
+        detail="auto-apply thresholds "
+        + ", ".join(
+            f"{name} {value:.2f}" if value is not None else f"{name} never"
+            for name, value in thresholds.items()
+        )
+        + f"; priority matrix {state.triage.priority_matrix.fingerprint}, "
+        f"SLA plans {', '.join(state.triage.sla_policies.plans)}",
+    )
 
 
 def _retrieval_component(state: ServiceState) -> ComponentStatus:
@@ -112,6 +142,12 @@ def load_service_state(settings: Settings) -> ServiceState:
         state.retrieval_problem = f"the encoder is missing ({error})"
         logger.error("answer suggestion unavailable", extra={"reason": state.retrieval_problem})
     components.append(_retrieval_component(state))
+    try:
+        state.triage = open_triage(settings, engine)
+    except (FileNotFoundError, ValueError) as error:
+        state.triage_problem = str(error)
+        logger.error("triage unavailable", extra={"reason": state.triage_problem})
+    components.append(_triage_component(state))
     return state
 
 
@@ -139,7 +175,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(health.router)
     v1 = APIRouter(prefix="/v1")
-    for module in (labels, text, articles, suggest):
+    for module in (labels, text, classify, articles, suggest):
         v1.include_router(module.router)
     app.include_router(v1)
     return app

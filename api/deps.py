@@ -14,6 +14,7 @@ from common.settings import Settings
 from retrieval.index import KnowledgeIndex
 from retrieval.knowledge_base import KnowledgeBase
 from retrieval.suggest import SuggestionService
+from triage.service import TriageService
 
 
 @dataclass
@@ -26,6 +27,8 @@ class ServiceState:
     knowledge_index: KnowledgeIndex | None = None
     suggestions: SuggestionService | None = None
     retrieval_problem: str | None = None  # why suggestions are unavailable
+    triage: TriageService | None = None
+    triage_problem: str | None = None  # why triage is unavailable
 
 
 def get_state(request: Request) -> ServiceState:
@@ -57,8 +60,22 @@ def get_suggestions(request: Request) -> SuggestionService:
     return state.suggestions
 
 
+def get_triage(request: Request) -> TriageService:
+    state = get_state(request)
+    if state.triage is None:
+        raise ProblemError(
+            503,
+            "triage-unavailable",
+            "Triage is not available",
+            f"{state.triage_problem or 'the triage model did not load'}. "
+            "Run `madoguchi build` (it trains the default model) and restart.",
+        )
+    return state.triage
+
+
 StateDep = Annotated[ServiceState, Depends(get_state)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 LabelsDep = Annotated[LabelSet, Depends(get_labels)]
 KnowledgeBaseDep = Annotated[KnowledgeBase, Depends(get_knowledge_base)]
 SuggestionsDep = Annotated[SuggestionService, Depends(get_suggestions)]
+TriageDep = Annotated[TriageService, Depends(get_triage)]

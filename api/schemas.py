@@ -190,3 +190,116 @@ class SuggestResponse(BaseModel):
     language: str
     cleaned_text: str
     articles: list[SuggestedArticleOut]
+
+
+class TicketIn(StrictModel):
+    """A ticket as a helpdesk webhook sends it on creation. Only `body` is required."""
+
+    body: str = Field(
+        min_length=1,
+        description="The message as received (plain text or HTML; signatures and quotes are fine).",
+        examples=["本日朝から全社で録音が開始できません。E-5000 が表示されます。"],
+    )
+    subject: str = Field("", max_length=1000)
+    channel: Literal["email", "chat", "web_form", "phone_memo", "api", "other"] = "email"
+    plan: str | None = Field(
+        None,
+        max_length=64,
+        description="SLA plan (free, standard, premium, enterprise by "
+        "default); leave out for the configured default.",
+    )
+    created_at: datetime | None = Field(
+        None, description="ISO 8601 with offset; default now. SLA clocks start here."
+    )
+    requester: str | None = Field(None, max_length=500, description="Who wrote it (not used).")
+    language: LanguageCode | None = Field(None, description="Leave out to detect.")
+    ticket_id: str | None = Field(
+        None, max_length=128, description="Your ticket's id, echoed and used in similar_tickets."
+    )
+
+    @field_validator("body")
+    @classmethod
+    def _has_words(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("is blank; send the ticket's text")
+        return value
+
+    @field_validator("created_at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("needs a UTC offset, e.g. 2026-11-23T10:00:00+09:00")
+        return value
+
+
+class Alternative(BaseModel):
+    value: str
+    confidence: float
+
+
+class FieldOut(BaseModel):
+    value: str
+    display_name: str
+    confidence: float = Field(description="Calibrated probability that `value` is right.")
+    alternatives: list[Alternative] = Field(description="Top 3 values with their confidence.")
+    auto_apply: bool = Field(description="Confident enough to set without a person.")
+    needs_review: bool
+    decided_by: str = Field(description="`model` or `rule:<id>`")
+    reason: str | None = None
+
+
+class PriorityOut(BaseModel):
+    value: str = Field(examples=["P1"])
+    needs_review: bool = Field(description="True when urgency or impact needs review.")
+    reason: str
+
+
+class SlaOut(BaseModel):
+    plan: str
+    first_response_due: datetime | None
+    resolution_due: datetime | None
+    first_response_clock: str | None
+    resolution_clock: str | None
+    note: str | None = None
+
+
+class SimilarTicketOut(BaseModel):
+    ticket_id: str
+    subject: str
+    created_at: datetime
+    type: str
+    priority: str
+    similarity: float
+
+
+class MajorIncidentOut(BaseModel):
+    possible_major_incident: bool
+    similar_in_window: int
+    window_minutes: int
+    threshold: int
+    ticket_ids: list[str]
+
+
+class ClassifyResponse(BaseModel):
+    ticket_id: str
+    type: FieldOut
+    urgency: FieldOut
+    impact: FieldOut
+    queue: FieldOut
+    priority: PriorityOut
+    escalation_path: list[str]
+    sla: SlaOut
+    reasons: list[str]
+    language: str
+    cleaned_text: str
+    similar_tickets: list[SimilarTicketOut]
+    major_incident: MajorIncidentOut
+    model_version: str
+
+
+class ClassifyBatchRequest(StrictModel):
+    tickets: list[TicketIn] = Field(min_length=1, description="At most 1,000 tickets.")
+
+
+class ClassifyBatchResponse(BaseModel):
+    results: list[ClassifyResponse]

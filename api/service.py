@@ -9,27 +9,40 @@ from sqlalchemy import text
 from api.deps import ServiceState
 from api.errors import ProblemError
 from api.schemas import (
+    Alternative,
     ArticleCreate,
     ArticleIn,
     ArticleOut,
+    ClassifyResponse,
     ComponentStatus,
+    FieldOut,
     LanguageOut,
+    MajorIncidentOut,
+    PriorityOut,
     Readiness,
     RemovedPart,
+    SimilarTicketOut,
+    SlaOut,
     SuggestedArticleOut,
     SuggestRequest,
     SuggestResponse,
     TextAnalysisRequest,
     TextAnalysisResponse,
+    TicketIn,
     TokenOut,
 )
 from common import text as text_pipeline
+from common.labels import LabelSet
 from common.sample_data import Article
 from common.settings import Settings
 from common.storage import redact_database_url
 from retrieval.knowledge_base import JST, ArticleExistsError
 from retrieval.search import SearchFilters
 from retrieval.suggest import SuggestionService, UnknownFilterValueError
+from triage.classifier import FIELDS
+from triage.model import FieldPrediction
+from triage.service import TicketInput, TriageResult, TriageService
+from triage.sla import UnknownPlanError
 
 
 def readiness(state: ServiceState) -> Readiness:
@@ -179,4 +192,93 @@ def article_not_found(article_id: str) -> ProblemError:
         "article-not-found",
         "Article not found",
         f"No article has id {article_id!r}. GET /v1/articles lists the ids.",
+    )
+
+
+def classify_tickets(
+    tickets: list[TicketIn], triage: TriageService, labels: LabelSet, settings: Settings
+) -> list[ClassifyResponse]:
+    if len(tickets) > settings.classify_max_batch:
+        raise ProblemError(
+            422,
+            "batch-too-large",
+            "Too many tickets",
+            f"the batch has {len(tickets)} tickets; send at most {settings.classify_max_batch} "
+            "per call.",
+        )
+    for number, ticket in enumerate(tickets):
+        where = "body" if len(tickets) == 1 else f"tickets[{number}].body"
+        check_text_length(where, ticket.body, settings)
+    inputs = [
+        TicketInput(
+            body=ticket.body,
+            subject=ticket.subject,
+            channel=ticket.channel,
+            plan=ticket.plan,
+            created_at=ticket.created_at,
+            language=ticket.language,
+            ticket_id=ticket.ticket_id,
+        )
+        for ticket in tickets
+    ]
+    try:
+        results = triage.classify_many(inputs)
+    except UnknownPlanError as error:
+        raise ProblemError(422, "unknown-plan", "Unknown plan", str(error)) from error
+    return [_classify_response(result, labels) for result in results]
+
+
+def _field_out(name: str, prediction: FieldPrediction, labels: LabelSet) -> FieldOut:
+    return FieldOut(
+        value=prediction.value,
+        display_name=labels.display_name(name, prediction.value),
+        confidence=prediction.confidence,
+        alternatives=[
+            Alternative(value=value, confidence=confidence)
+            for value, confidence in prediction.alternatives
+        ],
+        auto_apply=prediction.auto_apply,
+        needs_review=not prediction.auto_apply,
+        decided_by=prediction.decided_by,
+        reason=prediction.reason,
+    )
+
+
+def _classify_response(result: TriageResult, labels: LabelSet) -> ClassifyResponse:
+    surge = result.surge
+    return ClassifyResponse(
+        ticket_id=result.ticket_id,
+        **{name: _field_out(name, result.fields[name], labels) for name in FIELDS},
+        priority=PriorityOut(
+            value=result.priority,
+            needs_review=result.priority_needs_review,
+            reason=result.priority_reason,
+        ),
+        escalation_path=result.escalation_path,
+        sla=SlaOut(
+            plan=result.sla.plan,
+            first_response_due=result.sla.first_response_due,
+            resolution_due=result.sla.resolution_due,
+            first_response_clock=result.sla.first_response_clock,
+            resolution_clock=result.sla.resolution_clock,
+            note=result.sla.note,
+        ),
+        reasons=result.reasons,
+        language=result.language,
+        cleaned_text=result.cleaned_text,
+        similar_tickets=[SimilarTicketOut(**asdict(ticket)) for ticket in result.similar_tickets],
+        major_incident=MajorIncidentOut(
+            **(
+                asdict(surge)
+                if surge
+                else {
+                    "possible_major_incident": False,
+                    "similar_in_window": 0,
+                    "window_minutes": 0,
+                    "threshold": 0,
+                    "ticket_ids": [],
+                }
+            )
+        ),
+        model_version=result.model_version,
     )

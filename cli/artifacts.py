@@ -133,6 +133,26 @@ def build_search_index(settings: Settings, progress: Progress) -> str:
     )
 
 
+def _triage_model_is_built(settings: Settings) -> bool:
+    from triage.model import newest_triage_model
+
+    return newest_triage_model(settings.models_dir) is not None
+
+
+def build_triage_model(settings: Settings, progress: Progress) -> str:
+    """Train the default triage model on the sample train split, calibrated on valid."""
+    from training.triage_training import train_triage_model
+    from triage.model import TriageModel
+
+    folder = train_triage_model(settings, progress=progress)
+    thresholds = TriageModel.load(folder).thresholds
+    described = ", ".join(
+        f"{name} {value:.2f}" if value is not None else f"{name} never"
+        for name, value in thresholds.items()
+    )
+    return f"{folder.name}; auto-apply thresholds {described}"
+
+
 DEFAULT_ARTIFACTS: list[Artifact] = [
     Artifact(
         name="encoder",
@@ -145,6 +165,12 @@ DEFAULT_ARTIFACTS: list[Artifact] = [
         description="sample articles in the database",
         is_present=_knowledge_base_is_seeded,
         build=_seed_knowledge_base,
+    ),
+    Artifact(
+        name="triage-model",
+        description="type / urgency / impact / queue classifiers trained on the sample tickets",
+        is_present=_triage_model_is_built,
+        build=build_triage_model,
     ),
     Artifact(
         name="search-index",

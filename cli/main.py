@@ -351,3 +351,21 @@ def eval_retrieval(
         raise typer.Exit(2) from error
     if json_output:
         print(json.dumps(result, ensure_ascii=False))
+
+
+@app.command()
+def classify(
+    tickets: Annotated[Path, typer.Argument(help="JSONL, one ticket per line (body required)")],
+    output: Annotated[
+        Path | None,
+        typer.Option("--out", help="Where to write results [default: FILE.triage.jsonl]"),
+    ] = None,
+    batch_size: Annotated[int, typer.Option(min=1, max=1000)] = 64,
+) -> None:
+    """Classify a file of tickets (the /v1/classify body per line) and write one result per
+    line, in order. Lines that cannot be read are listed and written as {"error": ...}."""
+    from cli.triage_cli import classify_file
+
+    settings = load_settings()
+    destination = output or tickets.with_suffix(".triage.jsonl")
+    raise typer.Exit(classify_file(settings, tickets, destination, batch_size, console))

@@ -57,6 +57,29 @@ class Settings(BaseSettings):
         "auto",
         description="auto: exact search below 50,000 chunks, HNSW above; or force one.",
     )
+    triage_model: Path = Field(
+        Path(""),
+        description="The triage model folder; empty means the newest models/triage-* folder.",
+    )
+    default_plan: Literal["free", "standard", "premium", "enterprise"] = Field(
+        "standard", description="SLA plan of a ticket that names none."
+    )
+    similar_min_cosine: float = Field(
+        0.92, ge=0, le=1, description="Open tickets at least this alike are listed as similar."
+    )
+    surge_min_cosine: float = Field(
+        0.94, ge=0, le=1, description="Tickets at least this alike count towards a surge."
+    )
+    surge_count: int = Field(
+        5, ge=2, description="This many alike tickets (the new one included) within the window..."
+    )
+    surge_window_minutes: int = Field(30, ge=1, description="...flag a possible major incident.")
+    open_ticket_days: int = Field(
+        14, ge=1, description="A ticket counts as open for this many days after it arrived."
+    )
+    classify_max_batch: int = Field(
+        1000, ge=1, description="Most tickets one /v1/classify/batch call may carry."
+    )
     suggest_max_top_k: int = Field(
         50, ge=1, le=1000, description="Most articles one /v1/suggest call may ask for."
     )

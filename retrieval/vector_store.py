@@ -56,7 +56,7 @@ class FaissVectorStore:
         dimension: int,
         index_type: str = "flat",
         hnsw_m: int = 32,
-        hnsw_ef_search: int = 64,
+        hnsw_ef_search: int = 256,
         ivf_nprobe: int = 16,
     ) -> None:
         if index_type not in INDEX_TYPES:
@@ -209,7 +209,7 @@ class FaissVectorStore:
             manifest["dimension"],
             manifest["index_type"],
             manifest.get("hnsw_m", 32),
-            manifest.get("hnsw_ef_search", 64),
+            manifest.get("hnsw_ef_search", 256),
             manifest.get("ivf_nprobe", 16),
         )
         if (folder / VECTORS_FILE).is_file():

@@ -28,9 +28,10 @@ def recovered_folder() -> Path:
 
 
 @pytest.fixture(scope="session")
-def encoder_cache_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One passage-vector cache for the whole run, so each article is encoded once."""
-    return tmp_path_factory.mktemp("encoder-cache") / "encoder-cache.sqlite"
+def encoder_cache_file() -> Path:
+    """One vector cache for every run (in the git-ignored var/), so each text is encoded once:
+    entries are keyed by the encoder's identity and the text's hash, so they never go stale."""
+    return Settings().state_dir / "test-encoder-cache.sqlite"
 
 
 @pytest.fixture
@@ -48,7 +49,19 @@ def seeded_settings(settings: Settings) -> Settings:
     return settings
 
 
+@pytest.fixture(scope="session")
+def triage_model_folder(
+    tmp_path_factory: pytest.TempPathFactory, recovered_folder: Path, encoder_cache_file: Path
+) -> Path:
+    """The default triage model, trained once per run on the sample train/valid split."""
+    from training.triage_training import train_triage_model
+
+    settings = Settings(encoder_cache_file=encoder_cache_file)
+    return train_triage_model(settings, tmp_path_factory.mktemp("models") / "triage-test")
+
+
 @pytest.fixture
-def client(seeded_settings: Settings, recovered_folder: Path) -> Iterator[TestClient]:
+def client(seeded_settings: Settings, triage_model_folder: Path) -> Iterator[TestClient]:
+    seeded_settings.triage_model = triage_model_folder
     with TestClient(create_app(seeded_settings)) as test_client:
         yield test_client

@@ -26,7 +26,8 @@ def test_ready_lists_loaded_components_with_versions(client: TestClient) -> None
     body = response.json()
     assert body["status"] == "ready"
     components = {component["name"]: component for component in body["components"]}
-    assert set(components) == {"labels", "text_pipeline", "database", "search_index"}
+    assert set(components) == {"labels", "text_pipeline", "database", "search_index", "triage"}
+    assert "auto-apply thresholds" in components["triage"]["detail"]
     assert "e5-small" in components["search_index"]["version"]
     assert "flat index" in components["search_index"]["detail"]
     assert "unidic-lite" in components["text_pipeline"]["version"]

@@ -1,0 +1,288 @@
+"""The saved triage model: four calibrated field classifiers, the rules that may overrule them and
+the per-field confidence above which a prediction is applied without a person, in one
+self-describing folder that `TriageModel.load` needs nothing else to read.
+
+Folder layout: manifest.json (kind "triage-model", encoder identity, label file fingerprint,
+data hashes, thresholds, rule precision, metrics on valid), classifiers/<field>.joblib and
+rules.yaml (the rules the model was measured with).
+"""
+
+import shutil
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+
+from common.encoders import Encoder
+from common.labels import LabelSet
+from common.settings import get_settings
+from common.storage import MANIFEST_NAME, artifact_folder, read_manifest, write_manifest
+from triage.classifier import FIELDS, TemperatureScaled, TicketFeatures, prepare_text
+from triage.rules import RuleBook, RuleMatch
+
+MODEL_KIND = "triage-model"
+MODEL_VERSION = 1
+RULES_FILE_NAME = "rules.yaml"
+# Auto-apply: the lowest confidence at which the predictions at or above it are right at least
+# this often on valid, counted over at least this many predictions (fewer cannot show 95 %).
+AUTO_APPLY_MIN_PRECISION = 0.95
+AUTO_APPLY_MIN_SUPPORT = 30
+
+
+@dataclass(frozen=True)
+class FieldPrediction:
+    """One field of one ticket: the value, how sure (a calibrated probability), the model's
+    top-3 alternatives, whether it is safe to apply without review, and who decided it."""
+
+    value: str
+    confidence: float
+    alternatives: list[tuple[str, float]]  # the model's three most likely values
+    auto_apply: bool
+    decided_by: str  # "model" or "rule:<rule id>"
+    reason: str | None = None
+
+    @property
+    def model_value(self) -> str:
+        """What the model alone would have said (differs from `value` when a rule overruled)."""
+        return self.alternatives[0][0]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "value": self.value,
+            "confidence": self.confidence,
+            "alternatives": [list(pair) for pair in self.alternatives],
+            "auto_apply": self.auto_apply,
+            "decided_by": self.decided_by,
+            "reason": self.reason,
+        }
+
+
+def apply_rules(
+    classes: Mapping[str, Sequence[str]],
+    probabilities: Mapping[str, np.ndarray],
+    rule_decisions: Mapping[str, RuleMatch],
+    thresholds: Mapping[str, float | None],
+    rule_precision: Mapping[str, Mapping[str, float]],
+    floors: Mapping[str, Mapping[str, float]] | None = None,
+) -> dict[str, FieldPrediction]:
+    """One ticket's fields from the model's probabilities (one row per field) and the rules that
+    fired on it.
+
+    The model's value is its most probable one, except that a value with a decision floor (e.g.
+    urgency critical) wins whenever its probability reaches the floor: missing a critical ticket
+    costs more than a false alarm. A rule then decides the fields it sets; its confidence is its
+    measured precision on training data for that field (or the model's probability for the
+    value, if higher). A field is auto-applied when its confidence reaches the field's
+    threshold."""
+    predictions = {}
+    for field_name, row in probabilities.items():
+        labels = list(classes[field_name])
+        order = np.argsort(-row, kind="stable")
+        alternatives = [(labels[index], round(float(row[index]), 4)) for index in order[:3]]
+        value, confidence = alternatives[0]
+        decided_by, reason = "model", None
+        for floored, floor in (floors or {}).get(field_name, {}).items():
+            probability = float(row[labels.index(floored)])
+            if floored != value and probability >= floor:
+                value, confidence = floored, round(probability, 4)
+                reason = (
+                    f"P({floored}) {probability:.2f} >= decision floor {floor}: a missed "
+                    f"{floored} ticket costs more than a false alarm"
+                )
+        match = rule_decisions.get(field_name)
+        if match is not None:
+            value = match.rule.sets[field_name]
+            model_confidence = float(row[labels.index(value)])
+            measured = rule_precision.get(match.rule.id, {}).get(field_name, 0.0)
+            confidence = round(max(measured, model_confidence), 4)
+            decided_by, reason = f"rule:{match.rule.id}", match.reason
+        threshold = thresholds.get(field_name)
+        predictions[field_name] = FieldPrediction(
+            value=value,
+            confidence=confidence,
+            alternatives=alternatives,
+            auto_apply=threshold is not None and confidence >= threshold,
+            decided_by=decided_by,
+            reason=reason,
+        )
+    return predictions
+
+
+def auto_apply_threshold(
+    confidences: Sequence[float],
+    correct: Sequence[bool],
+    min_precision: float = AUTO_APPLY_MIN_PRECISION,
+    min_support: int = AUTO_APPLY_MIN_SUPPORT,
+) -> float | None:
+    """The lowest confidence t such that predictions with confidence >= t are right at least
+    `min_precision` of the time, over at least `min_support` of them; None when there is none
+    (that field is then never auto-applied)."""
+    confidences = np.asarray(confidences, dtype=float)
+    correct = np.asarray(correct, dtype=bool)
+    for threshold in np.unique(confidences):
+        chosen = confidences >= threshold
+        if chosen.sum() < min_support:
+            return None
+        if correct[chosen].mean() >= min_precision:
+            return float(threshold)
+    return None
+
+
+class TriageModel:
+    """Predicts type, urgency, impact and queue of tickets, with rules on top."""
+
+    def __init__(
+        self,
+        classifiers: Mapping[str, TemperatureScaled],
+        rule_book: RuleBook,
+        rules_file: Path,
+        manifest: dict[str, Any],
+        encoder: Encoder | None = None,
+    ) -> None:
+        self.classifiers = dict(classifiers)
+        self.rule_book = rule_book
+        self.rules_file = rules_file
+        self.manifest = manifest
+        self._encoder = encoder
+
+    # --- predicting ------------------------------------------------------------------------
+
+    @property
+    def thresholds(self) -> dict[str, float | None]:
+        return self.manifest.get("thresholds", {})
+
+    @property
+    def floors(self) -> dict[str, dict[str, float]]:
+        return self.manifest.get("decision_floors", {})
+
+    @property
+    def encoder(self) -> Encoder:
+        if self._encoder is None:
+            raise RuntimeError(
+                "this TriageModel has no encoder: pass embeddings to predict(), or load it with "
+                "TriageModel.load(folder, encoder=...)"
+            )
+        return self._encoder
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """The embeddings predict() needs for raw ticket texts (prepared, encoded as queries), so
+        a caller can encode a ticket once and reuse the vectors elsewhere."""
+        return self.encoder.encode_queries([prepare_text(text) for text in texts])
+
+    def predict_proba(
+        self, texts: Sequence[str], embeddings: np.ndarray | None = None
+    ) -> dict[str, np.ndarray]:
+        """The calibrated model probabilities per field (rows: texts; columns: the field's
+        classes), without rules."""
+        prepared = [prepare_text(text) for text in texts]
+        features = self._features(prepared, embeddings)
+        return {name: model.predict_proba(features) for name, model in self.classifiers.items()}
+
+    def predict(
+        self, texts: Sequence[str], embeddings: np.ndarray | None = None
+    ) -> list[dict[str, FieldPrediction]]:
+        """Each ticket's fields. `texts` are raw tickets (`ticket_text(subject, body)`); pass
+        `embeddings` (from `embed`) to skip encoding."""
+        if not texts:
+            return []
+        prepared = [prepare_text(text) for text in texts]
+        features = self._features(prepared, embeddings)
+        probabilities = {
+            name: model.predict_proba(features) for name, model in self.classifiers.items()
+        }
+        classes = {name: list(model.classes_) for name, model in self.classifiers.items()}
+        rule_precision = self.manifest.get("rules", {}).get("precision_on_train", {})
+        return [
+            apply_rules(
+                classes,
+                {name: rows[index] for name, rows in probabilities.items()},
+                self.rule_book.decisions(text),
+                self.thresholds,
+                rule_precision,
+                self.floors,
+            )
+            for index, text in enumerate(prepared)
+        ]
+
+    def _features(self, prepared: list[str], embeddings: np.ndarray | None) -> TicketFeatures:
+        if embeddings is None:
+            embeddings = self.encoder.encode_queries(prepared)
+        dimension = self.manifest["encoder"]["dimension"]
+        embeddings = np.asarray(embeddings, dtype=np.float32)
+        if embeddings.ndim != 2 or embeddings.shape != (len(prepared), dimension):
+            raise ValueError(
+                f"embeddings must have shape ({len(prepared)}, {dimension}) from the encoder "
+                f"{self.manifest['encoder']['identity']}; got {embeddings.shape}"
+            )
+        return TicketFeatures.build(prepared, embeddings)
+
+    # --- saving and loading ----------------------------------------------------------------
+
+    def save(self, folder: Path) -> Path:
+        """Write the model folder atomically (readers see the old folder or the new one)."""
+        with artifact_folder(folder) as staging:
+            (staging / "classifiers").mkdir()
+            for name, model in self.classifiers.items():
+                joblib.dump(model, staging / "classifiers" / f"{name}.joblib")
+            shutil.copyfile(self.rules_file, staging / RULES_FILE_NAME)
+            described = {
+                key: value
+                for key, value in self.manifest.items()
+                if key not in ("kind", "version", "created_at")
+            }
+            self.manifest = write_manifest(staging, MODEL_KIND, version=MODEL_VERSION, **described)
+        self.rules_file = folder / RULES_FILE_NAME
+        return folder
+
+    @classmethod
+    def load(
+        cls, folder: Path, label_set: LabelSet | None = None, encoder: Encoder | None = None
+    ) -> "TriageModel":
+        """Read a model folder, refusing one whose classes differ from `label_set` (default: the
+        configured label file; it changed since training: retrain) or whose encoder differs from
+        `encoder`."""
+        label_set = label_set or LabelSet.from_file(get_settings().labels_file)
+        manifest = read_manifest(folder)
+        if manifest.get("kind") != MODEL_KIND:
+            raise ValueError(f"{folder} holds a {manifest.get('kind')!r}, not a {MODEL_KIND}")
+        if manifest.get("version") != MODEL_VERSION:
+            raise ValueError(
+                f"{folder} is triage model version {manifest.get('version')}; this code reads "
+                f"version {MODEL_VERSION}: retrain with `madoguchi triage train`"
+            )
+        if encoder is not None and encoder.identity != manifest["encoder"]["identity"]:
+            raise ValueError(
+                f"{folder} was trained on embeddings of {manifest['encoder']['identity']}, but "
+                f"the encoder given is {encoder.identity}; retrain or configure that encoder"
+            )
+        classifiers = {}
+        for name in FIELDS:
+            model = joblib.load(folder / "classifiers" / f"{name}.joblib")
+            expected = label_set.values(name)
+            if set(model.classes_) != set(expected):  # the order is the model's own concern
+                raise ValueError(
+                    f"{folder}: the {name} classifier predicts {list(model.classes_)}, but the "
+                    f"label file lists {expected}; retrain with `madoguchi triage train`"
+                )
+            classifiers[name] = model
+        rules_file = folder / RULES_FILE_NAME
+        rule_book = RuleBook.from_file(rules_file, label_set=label_set)
+        return cls(classifiers, rule_book, rules_file, manifest, encoder)
+
+
+def newest_triage_model(models_dir: Path) -> Path | None:
+    """The most recent models/triage-<YYYYMMDD-HHMMSS> folder that holds a triage model."""
+    for folder in sorted(models_dir.glob("triage-*"), reverse=True):
+        is_model = (folder / MANIFEST_NAME).is_file() and read_manifest(folder).get("kind")
+        if is_model == MODEL_KIND:
+            return folder
+    return None
+
+
+def describe_environment() -> dict[str, str]:
+    """Library versions that the pickled classifiers depend on."""
+    return {name: version(name) for name in ("scikit-learn", "numpy", "scipy", "joblib")}

@@ -1,0 +1,192 @@
+"""Triage of a ticket on creation: the model's fields (with rules on top), the priority from the
+urgency × impact matrix, the escalation path, SLA deadlines for the plan, similar open tickets
+and whether alike tickets surge. One encoding per ticket serves the model and the similarity
+search; a batch is encoded in one pass."""
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from common.encoders import Encoder
+from common.labels import LabelSet
+from common.settings import Settings
+from common.text import detect_language
+from triage.classifier import FIELDS, prepare_text, ticket_text
+from triage.model import FieldPrediction, TriageModel, newest_triage_model
+from triage.priority import PriorityMatrix
+from triage.similar import JST, RecentTickets, SimilarityPolicy, SimilarTicket, SurgeCheck
+from triage.sla import SlaDeadlines, SlaPolicies, UnknownPlanError
+
+
+@dataclass
+class TicketInput:
+    body: str
+    subject: str = ""
+    channel: str = "email"
+    plan: str | None = None
+    created_at: datetime | None = None
+    language: str | None = None
+    ticket_id: str | None = None
+
+
+@dataclass
+class TriageResult:
+    ticket_id: str
+    fields: dict[str, FieldPrediction]
+    priority: str
+    priority_needs_review: bool
+    priority_reason: str
+    escalation_path: list[str]
+    sla: SlaDeadlines
+    reasons: list[str]
+    language: str
+    cleaned_text: str
+    similar_tickets: list[SimilarTicket] = field(default_factory=list)
+    surge: SurgeCheck | None = None
+    model_version: str = ""
+
+
+class TriageService:
+    def __init__(
+        self,
+        model: TriageModel,
+        priority_matrix: PriorityMatrix,
+        sla_policies: SlaPolicies,
+        recent_tickets: RecentTickets | None,
+        default_plan: str = "standard",
+        language_min_confidence: float = 0.4,
+    ) -> None:
+        self.model = model
+        self.priority_matrix = priority_matrix
+        self.sla_policies = sla_policies
+        self.recent_tickets = recent_tickets
+        self.default_plan = default_plan
+        self.language_min_confidence = language_min_confidence
+        self.model_version = str(model.manifest.get("name") or model.manifest.get("created_at"))
+
+    def check_plan(self, plan: str | None) -> str:
+        plan = plan or self.default_plan
+        if plan not in self.sla_policies.plans:
+            raise UnknownPlanError(
+                f"unknown plan {plan!r}; known plans: {', '.join(self.sla_policies.plans)}"
+            )
+        return plan
+
+    def classify(self, ticket: TicketInput) -> TriageResult:
+        return self.classify_many([ticket])[0]
+
+    def classify_many(self, tickets: list[TicketInput]) -> list[TriageResult]:
+        """Classify tickets in one pass. Every plan is checked before anything is recorded, so
+        a batch with a bad ticket changes nothing."""
+        plans = [self.check_plan(ticket.plan) for ticket in tickets]
+        pending: list = []
+        texts = [ticket_text(ticket.subject, ticket.body) for ticket in tickets]
+        embeddings = self.model.embed(texts)
+        predictions = self.model.predict(texts, embeddings)
+        results = []
+        for ticket, plan, text, vector, fields in zip(
+            tickets, plans, texts, embeddings, predictions, strict=True
+        ):
+            created_at = (ticket.created_at or datetime.now(JST)).astimezone(JST)
+            results.append(self._result(ticket, plan, text, vector, fields, created_at, pending))
+        if self.recent_tickets is not None and pending:
+            self.recent_tickets.add(pending)  # one transaction for the batch
+        return results
+
+    def _result(self, ticket, plan, text, vector, fields, created_at, pending) -> TriageResult:  # noqa: ANN001
+        urgency, impact = fields["urgency"], fields["impact"]
+        priority = self.priority_matrix.priority(urgency.value, impact.value)
+        sla = self.sla_policies.deadlines(plan, priority, created_at)
+        cleaned = prepare_text(text)
+        language = ticket.language or (
+            detect_language(cleaned, min_confidence=self.language_min_confidence).language
+        )
+        ticket_id = ticket.ticket_id or f"mg-{uuid.uuid4().hex[:16]}"
+        reasons = [
+            f"{name}={prediction.value}: {prediction.reason}"
+            for name, prediction in fields.items()
+            if prediction.decided_by != "model" and prediction.reason
+        ]
+        priority_reason = (
+            f"urgency {urgency.value} × impact {impact.value} → {priority} (priority matrix)"
+        )
+        reasons.append(priority_reason)
+        for name in FIELDS:
+            if not fields[name].auto_apply:
+                reasons.append(
+                    f"{name} needs review: confidence {fields[name].confidence:.2f} is below "
+                    "the level at which it is right 95% of the time"
+                )
+        if sla.note:
+            reasons.append(f"SLA ({plan}): {sla.note}")
+        similar, surge = [], None
+        if self.recent_tickets is not None:
+            similar, surge = self.recent_tickets.similar(vector, created_at, exclude=ticket_id)
+            if surge.possible_major_incident:
+                reasons.append(
+                    f"possible major incident: {surge.similar_in_window} alike tickets in the "
+                    f"last {surge.window_minutes} minutes"
+                )
+            pending.append(
+                (
+                    ticket_id,
+                    ticket.subject or cleaned[:80],
+                    created_at,
+                    fields["type"].value,
+                    priority,
+                    vector,
+                )
+            )
+        return TriageResult(
+            ticket_id=ticket_id,
+            fields=fields,
+            priority=priority,
+            priority_needs_review=not (urgency.auto_apply and impact.auto_apply),
+            priority_reason=priority_reason,
+            escalation_path=self.priority_matrix.escalation_path(fields["queue"].value),
+            sla=sla,
+            reasons=reasons,
+            language=language,
+            cleaned_text=cleaned,
+            similar_tickets=similar,
+            surge=surge,
+            model_version=self.model_version,
+        )
+
+
+def build_triage_service(settings: Settings, engine: Engine, encoder: Encoder) -> TriageService:
+    """The service as configured: the model folder (settings.triage_model, else the newest
+    models/triage-*), the default priority matrix and SLA policies, recent tickets in the
+    database."""
+    folder = settings.triage_model if settings.triage_model != Path("") else None
+    folder = folder or newest_triage_model(settings.models_dir)
+    if folder is None or not (folder / "manifest.json").is_file():
+        raise FileNotFoundError(
+            f"no triage model in {settings.models_dir} (models/triage-*)"
+            if folder is None
+            else f"{folder} is not a triage model folder"
+        )
+    model = TriageModel.load(folder, LabelSet.from_file(settings.labels_file), encoder)
+    model.manifest.setdefault("name", folder.name)
+    recent = RecentTickets(
+        engine,
+        encoder.dimension,
+        SimilarityPolicy(
+            similar_min_cosine=settings.similar_min_cosine,
+            surge_min_cosine=settings.surge_min_cosine,
+            surge_count=settings.surge_count,
+            surge_window_minutes=settings.surge_window_minutes,
+            open_days=settings.open_ticket_days,
+        ),
+    )
+    return TriageService(
+        model,
+        PriorityMatrix.from_file(),
+        SlaPolicies.from_file(),
+        recent,
+        settings.default_plan,
+        settings.language_min_confidence,
+    )
