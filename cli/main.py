@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from cli.artifacts import DEFAULT_ARTIFACTS, Artifact
+from cli.triage_commands import eval_triage, train_triage
 from common.encoders import RECOVERED_FOLDER_NAME
 from common.labels import LabelSet
 from common.sample_data import check_sample_data
@@ -27,6 +28,10 @@ eval_app = typer.Typer(help="Evaluations; each takes --json and ends with one JS
 app.add_typer(eval_app, name="eval")
 kb_app = typer.Typer(help="The knowledge base: bulk import.")
 app.add_typer(kb_app, name="kb")
+triage_app = typer.Typer(help="The triage model: train it.")
+app.add_typer(triage_app, name="triage")
+triage_app.command("train")(train_triage)
+eval_app.command("triage")(eval_triage)
 console = Console(stderr=True, soft_wrap=True)  # paths and messages stay on one line
 
 
