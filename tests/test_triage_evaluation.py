@@ -97,7 +97,7 @@ def test_a_file_without_queue_labels_is_scored_on_the_other_fields_only(
         assert "macro_f1" in result["baseline"][name]
     assert "critical_recall" in result["urgency"]
     assert 0.0 <= result["priority"]["exact"] <= result["priority"]["within_one"] <= 1.0
-    assert set(result["rules"]) == {"on", "off"}
+    assert set(result["rules"]) == {"on", "off", "top_value_only"}
 
 
 def test_a_file_without_urgency_has_no_priority_or_critical_recall(model: TriageModel) -> None:

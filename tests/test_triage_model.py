@@ -214,7 +214,8 @@ def test_a_critical_probability_above_the_floor_wins_over_the_top_label() -> Non
     floored = apply_rules(classes, probabilities, {}, {}, {}, {"urgency": {"critical": 0.25}})
     assert floored["urgency"].value == "critical"
     assert floored["urgency"].confidence == 0.3
-    assert floored["urgency"].model_value == "high"
+    assert floored["urgency"].top_value == "high"
+    assert floored["urgency"].model_decision == "critical"
     unfloored = apply_rules(classes, probabilities, {}, {}, {}, {"urgency": {"critical": 0.4}})
     assert unfloored["urgency"].value == "high" and unfloored["urgency"].decided_by == "model"
 

@@ -75,7 +75,7 @@ def test_an_incident_ticket_is_made_critical_by_its_rule(text: str, rule_id: str
     urgency = triage(text)["urgency"]
     assert urgency.value == "critical"
     assert urgency.decided_by == f"rule:{rule_id}"
-    assert urgency.model_value == "low"
+    assert urgency.top_value == "low" and urgency.model_decision == "low"
     assert "/" in urgency.reason and "「" in urgency.reason  # Japanese / English, with evidence
 
 

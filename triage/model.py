@@ -3,8 +3,8 @@ the per-field confidence above which a prediction is applied without a person, i
 self-describing folder that `TriageModel.load` needs nothing else to read.
 
 Folder layout: manifest.json (kind "triage-model", encoder identity, label file fingerprint,
-data hashes, thresholds, rule precision, metrics on valid), classifiers/<field>.joblib and
-rules.yaml (the rules the model was measured with).
+data hashes, auto-apply thresholds, the critical decision floor, rule precision, metrics on
+valid), classifiers/<field>.joblib and rules.yaml (the rules the model was measured with).
 """
 
 import shutil
@@ -44,10 +44,11 @@ class FieldPrediction:
     auto_apply: bool
     decided_by: str  # "model" or "rule:<rule id>"
     reason: str | None = None
+    model_decision: str | None = None  # the model's value before any rule overruled it
 
     @property
-    def model_value(self) -> str:
-        """What the model alone would have said (differs from `value` when a rule overruled)."""
+    def top_value(self) -> str:
+        """The model's most probable value (a decision floor or a rule may have chosen another)."""
         return self.alternatives[0][0]
 
     def as_dict(self) -> dict[str, Any]:
@@ -58,6 +59,7 @@ class FieldPrediction:
             "auto_apply": self.auto_apply,
             "decided_by": self.decided_by,
             "reason": self.reason,
+            "model_decision": self.model_decision,
         }
 
 
@@ -93,6 +95,7 @@ def apply_rules(
                     f"P({floored}) {probability:.2f} >= decision floor {floor}: a missed "
                     f"{floored} ticket costs more than a false alarm"
                 )
+        model_decision = value
         match = rule_decisions.get(field_name)
         if match is not None:
             value = match.rule.sets[field_name]
@@ -108,6 +111,7 @@ def apply_rules(
             auto_apply=threshold is not None and confidence >= threshold,
             decided_by=decided_by,
             reason=reason,
+            model_decision=model_decision,
         )
     return predictions
 
