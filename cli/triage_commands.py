@@ -56,7 +56,7 @@ def _train(settings: Settings, destination: Path | None) -> Path:
 def train_triage(
     destination: Annotated[
         Path | None,
-        typer.Option(help="Model folder to write [default: models/triage-<YYYYMMDD-HHMMSS>]"),
+        typer.Option(help="Model folder to write; default: models/triage-<YYYYMMDD-HHMMSS>"),
     ] = None,
 ) -> None:
     """Train the triage model (type, urgency, impact, queue) on the train split, calibrate it
@@ -90,7 +90,9 @@ def eval_triage(
     ],
     model: Annotated[
         Path | None,
-        typer.Option(help="Model folder [default: the newest models/triage-*; trains one if none]"),
+        typer.Option(
+            help="Model folder; default: the newest models/triage-*, trained first if none"
+        ),
     ] = None,
     report: Annotated[
         Path | None, typer.Option(help="Folder for report.md, confusion matrices, reliability")

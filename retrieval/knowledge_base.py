@@ -214,11 +214,22 @@ class KnowledgeBase:
     def chunks(
         self, article_ids: Iterable[str] | None = None, batch: int = 2000
     ) -> Iterator[StoredChunk]:
-        """Chunks of these articles (all when None), in id order. Terms made by another analyzer
-        (a changed term dictionary) are made again."""
-        query = select(ChunkRecord).order_by(ChunkRecord.id)
-        if article_ids is not None:
-            query = query.where(ChunkRecord.article_id.in_(list(article_ids)))
+        """Chunks of these articles (all when None), in id order within each slice of 900
+        articles (SQLite's parameter limit). Terms made by another analyzer (a changed term
+        dictionary) are made again."""
+        if article_ids is None:
+            yield from self._chunks(select(ChunkRecord).order_by(ChunkRecord.id), batch)
+            return
+        wanted = list(article_ids)
+        for start in range(0, len(wanted), 900):
+            query = (
+                select(ChunkRecord)
+                .where(ChunkRecord.article_id.in_(wanted[start : start + 900]))
+                .order_by(ChunkRecord.id)
+            )
+            yield from self._chunks(query, batch)
+
+    def _chunks(self, query, batch: int) -> Iterator[StoredChunk]:  # noqa: ANN001 - a Select
         with self._sessions() as session:
             for record in session.scalars(query.execution_options(yield_per=batch)):
                 terms = record.terms
@@ -239,11 +250,16 @@ class KnowledgeBase:
             return session.scalar(select(func.count()).select_from(ChunkRecord)) or 0
 
     def get_many(self, article_ids: Iterable[str]) -> dict[str, Article]:
+        """Articles by id, asked in slices: SQLite refuses more than 32,766 parameters."""
+        wanted = list(article_ids)
+        found: dict[str, Article] = {}
         with self._sessions() as session:
-            records = session.scalars(
-                select(ArticleRecord).where(ArticleRecord.id.in_(list(article_ids)))
-            )
-            return {record.id: record.to_article() for record in records}
+            for start in range(0, len(wanted), 900):
+                query = select(ArticleRecord).where(
+                    ArticleRecord.id.in_(wanted[start : start + 900])
+                )
+                found.update({record.id: record.to_article() for record in session.scalars(query)})
+        return found
 
     def all_articles(self) -> Iterator[Article]:
         with self._sessions() as session:
