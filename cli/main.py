@@ -9,10 +9,10 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from cli.artifacts import DEFAULT_ARTIFACTS, Artifact
+from cli.progress import progress_bar
 from cli.triage_commands import eval_triage, train_triage
 from common.encoders import RECOVERED_FOLDER_NAME
 from common.labels import LabelSet
@@ -79,13 +79,7 @@ def build(
 
 
 def _build_with_progress(artifact: Artifact, settings: Settings) -> None:
-    with Progress(
-        TextColumn(f"[bold]{artifact.name}[/bold] {artifact.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-    ) as progress:
+    with progress_bar(f"[bold]{artifact.name}[/bold] {artifact.description}", console) as progress:
         task = progress.add_task(artifact.name, total=None)
 
         def report(advance: int, total: int | None) -> None:

@@ -4,10 +4,11 @@ import json
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import Progress
 from rich.table import Table
 
-from common.encoders import CachedEncoder, load_encoder
+from cli.progress import progress_bar
+from common.encoders import Encoder, configured_encoder
 from common.settings import Settings
 from common.storage import create_database_engine
 
@@ -15,22 +16,11 @@ console = Console(stderr=True, soft_wrap=True)
 
 
 def _progress(label: str) -> Progress:
-    return Progress(
-        TextColumn(f"[bold]{label}[/bold]"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-    )
+    return progress_bar(f"[bold]{label}[/bold]", console)
 
 
-def encoder_for(settings: Settings, name: str | None = None):  # noqa: ANN201 - an Encoder
-    encoder = load_encoder(
-        name or settings.encoder, settings.models_dir, settings.encoder_batch_size
-    )
-    return (
-        CachedEncoder(encoder, settings.encoder_cache_file) if settings.encoder_cache else encoder
-    )
+def encoder_for(settings: Settings, name: str | None = None) -> Encoder:
+    return configured_encoder(settings, name)
 
 
 def import_articles(settings: Settings, path: Path, index: bool, json_output: bool) -> int:

@@ -5,8 +5,8 @@ from pathlib import Path
 
 from pydantic import ValidationError
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from cli.progress import progress_bar
 from common.settings import Settings
 from common.storage import create_database_engine
 
@@ -39,13 +39,7 @@ def classify_file(
         failed = 0
         with (
             destination.open("w", encoding="utf-8") as out,
-            Progress(
-                TextColumn("[bold]classifying[/bold]"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                console=console,
-            ) as progress,
+            progress_bar("[bold]classifying[/bold]", console) as progress,
         ):
             task = progress.add_task("classify", total=len(rows))
             for start in range(0, len(rows), batch_size):

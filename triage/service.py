@@ -84,23 +84,23 @@ class TriageService:
         plans = [self.check_plan(ticket.plan) for ticket in tickets]
         pending: list = []
         texts = [ticket_text(ticket.subject, ticket.body) for ticket in tickets]
-        embeddings = self.model.embed(texts)
-        predictions = self.model.predict(texts, embeddings)
+        prepared = [prepare_text(text) for text in texts]
+        embeddings = self.model.embed_prepared(prepared)
+        predictions = self.model.predict_prepared(prepared, embeddings)
         results = []
-        for ticket, plan, text, vector, fields in zip(
-            tickets, plans, texts, embeddings, predictions, strict=True
+        for ticket, plan, cleaned, vector, fields in zip(
+            tickets, plans, prepared, embeddings, predictions, strict=True
         ):
             created_at = (ticket.created_at or datetime.now(JST)).astimezone(JST)
-            results.append(self._result(ticket, plan, text, vector, fields, created_at, pending))
+            results.append(self._result(ticket, plan, cleaned, vector, fields, created_at, pending))
         if self.recent_tickets is not None and pending:
             self.recent_tickets.add(pending)  # one transaction for the batch
         return results
 
-    def _result(self, ticket, plan, text, vector, fields, created_at, pending) -> TriageResult:  # noqa: ANN001
+    def _result(self, ticket, plan, cleaned, vector, fields, created_at, pending) -> TriageResult:  # noqa: ANN001
         urgency, impact = fields["urgency"], fields["impact"]
         priority = self.priority_matrix.priority(urgency.value, impact.value)
         sla = self.sla_policies.deadlines(plan, priority, created_at)
-        cleaned = prepare_text(text)
         language = ticket.language or (
             detect_language(cleaned, min_confidence=self.language_min_confidence).language
         )
