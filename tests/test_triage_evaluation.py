@@ -2,15 +2,14 @@
 is scored beside the model, the report has its pictures, and `eval triage --json` ends with one
 JSON object."""
 
-import hashlib
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
+from fakes import HashEncoder
 
 from cli import triage_commands
-from common.encoders import Encoder
 from common.settings import PROJECT_ROOT, Settings
 from training.triage_evaluation import (
     evaluate_triage,
@@ -23,19 +22,6 @@ from training.triage_training import train_triage_model
 from triage.model import TriageModel
 
 SAMPLE = PROJECT_ROOT / "data" / "tickets"
-
-
-class HashEncoder(Encoder):
-    """A deterministic stand-in for the sentence encoder: the same text, the same unit vector."""
-
-    identity = "test-hash-encoder"
-    dimension = 32
-    max_tokens = 512
-
-    def _encode(self, texts: list[str], is_query: bool) -> np.ndarray:
-        seeds = [int(hashlib.sha256(text.encode()).hexdigest()[:8], 16) for text in texts]
-        vectors = np.array([np.random.default_rng(seed).normal(size=32) for seed in seeds])
-        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
 
 def first_rows(split: str, count: int) -> list[dict]:

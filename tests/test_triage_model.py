@@ -4,15 +4,14 @@ file, calibration that keeps the label, auto-apply thresholds, and the saved fol
 A small model is trained once (240 train and 80 valid sample tickets) on a hash encoder that
 stands in for the sentence encoder, so the tests need no model files and run in seconds."""
 
-import hashlib
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
+from fakes import HashEncoder
 
-from common.encoders import Encoder
 from common.labels import LabelSet
 from common.settings import PROJECT_ROOT, Settings
 from training.triage_training import train_triage_model
@@ -34,19 +33,6 @@ from triage.model import (
 
 LABELS = LabelSet.from_file(Settings().labels_file)
 SAMPLE = PROJECT_ROOT / "data" / "tickets"
-
-
-class HashEncoder(Encoder):
-    """A deterministic stand-in for the sentence encoder: the same text, the same unit vector."""
-
-    identity = "test-hash-encoder"
-    dimension = 32
-    max_tokens = 512
-
-    def _encode(self, texts: list[str], is_query: bool) -> np.ndarray:
-        seeds = [int(hashlib.sha256(text.encode()).hexdigest()[:8], 16) for text in texts]
-        vectors = np.array([np.random.default_rng(seed).normal(size=32) for seed in seeds])
-        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
 
 def sample_rows(split: str, count: int) -> list[dict]:
