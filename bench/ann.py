@@ -42,7 +42,10 @@ REFINE_K_FACTOR = 32  # the PQ stage hands 320 candidates to the re-ranking for 
 SINGLE_QUERY_BUDGET_S = 8.0  # per setting and thread count; slow settings time fewer queries
 MIN_TIMED_QUERIES = 100
 ADD_CHUNK = 20_000
-FAMILIES = ("flat", "hnsw", "hnsw-sq8", "ivf-flat", "ivf-pq")
+# The product's own `FaissVectorStore("ivfpq")` (IVF + 4-bit PQ fast scan + exact re-rank).
+STORE_NPROBE = (256, 384, 512, 768)
+STORE_RERANK = (640, 1280, 2560)  # PQ candidates re-ranked exactly for a top 10
+FAMILIES = ("flat", "hnsw", "hnsw-sq8", "ivf-flat", "ivf-pq", "ivfpq-store")
 
 
 @dataclass
@@ -60,6 +63,7 @@ class Row:
     build_s: float
     index_mib: float  # faiss.serialize_index length
     rss_delta_mib: float  # resident memory the build added to this process
+    measured: str = ""  # when: rows kept from an earlier run (--keep-rows) carry its date
 
 
 def sample_texts() -> tuple[list[str], list[str]]:
@@ -497,6 +501,31 @@ def ivf_rows(base: np.ndarray, families: set[str], context: dict) -> list[Row]:
     return rows
 
 
+def store_rows(base: np.ndarray, context: dict) -> list[Row]:
+    """The product's IVF-PQ store, built and searched through retrieval.vector_store exactly as
+    the service does (its own k-means sample, training and id handling)."""
+    from retrieval.vector_store import FaissVectorStore
+
+    def make() -> faiss.Index:
+        store = FaissVectorStore(base.shape[1], "ivfpq")
+        print("FaissVectorStore('ivfpq'): training and adding …", file=sys.stderr)
+        store.add(np.arange(len(base), dtype=np.int64), base)
+        context["store"] = store
+        return store._index
+
+    built = build(make)
+    store = context.pop("store")
+    inner = faiss.downcast_index(built.index.index)
+    ivf = faiss.downcast_index(inner.base_index)
+    name = f"store ivfpq: IVF{ivf.nlist},PQ{ivf.pq.M}x4fs + exact re-rank"
+    rows = []
+    for nprobe in STORE_NPROBE:
+        for rerank in STORE_RERANK:
+            store.ivf_nprobe, store.ivf_rerank_candidates = nprobe, rerank
+            rows.append(measure(name, f"nprobe={nprobe}, re-rank {rerank}", built, store, context))
+    return rows
+
+
 def flat_rows(base: np.ndarray, queries: np.ndarray, context: dict) -> tuple[list[Row], Built]:
     def make() -> faiss.Index:
         index = faiss.IndexFlatIP(base.shape[1])
@@ -644,7 +673,14 @@ def report(
         "",
         f"- Machine: {machine()}; load average {load[0]} at start, {load[1]} at end (the cores "
         "are shared, so timings carry the neighbours' noise).",
-        f"- Date: {datetime.now().astimezone():%Y-%m-%d %H:%M %Z}",
+        f"- Date: {datetime.now().astimezone():%Y-%m-%d %H:%M %Z}"
+        + (
+            "; rows of indexes not rebuilt in this run are kept from the run dated in their "
+            "`measured` column (same seed, so the same vectors and queries)"
+            if len({row.measured for row in rows}) > 1
+            else ""
+        )
+        + ".",
         f"- Vectors: {arguments.vectors:,} × 384 float32, L2-normalised, inner product; "
         f"{arguments.queries:,} queries ({real} real), top {TOP_K}.",
         f"- Threads: faiss.omp_set_num_threads({THREADS}) for building, batch search and the "
@@ -655,8 +691,7 @@ def report(
         "call.",
         "- Memory: `index MiB` is the length of faiss.serialize_index; `RSS Δ` is the resident "
         "memory the build added to the process (sweep rows share their index's figures).",
-        f"- Command: `.venv/bin/python bench/ann.py --vectors {arguments.vectors} --queries "
-        f"{arguments.queries} --ef-construction {arguments.ef_construction}`",
+        f"- Command: `.venv/bin/python bench/ann.py {' '.join(sys.argv[1:])}`",
         "",
         "## Vectors: real ones, multiplied",
         "",
@@ -715,6 +750,18 @@ def report(
         "## Results",
         "",
     ]
+    store = next((row for row in rows if row.index.startswith("store ivfpq")), None)
+    if store is not None:
+        lines += [
+            "`store ivfpq` rows are the product's own `FaissVectorStore('ivfpq')` (what "
+            "`MADOGUCHI_VECTOR_INDEX_TYPE=ivfpq` builds), trained, filled and searched through "
+            "retrieval/vector_store.py with a top 10: an inverted file over spherical k-means "
+            "lists whose entries are 4-bit product-quantisation codes of two dimensions each, "
+            "scanned with SIMD (fast scan); the best `re-rank` candidates of the scan are "
+            "re-scored exactly against the stored vectors. Its defaults are nprobe=512, "
+            "re-rank 2560. Its build s includes its own k-means.",
+            "",
+        ]
     if "kmeans_s" in context:
         lines += [
             f"IVF indexes share one spherical k-means ({context['nlist']} lists, "
@@ -725,8 +772,8 @@ def report(
         ]
     lines += [
         "| index | setting | recall@10 | recall@10 real q | p50 ms | p99 ms | p50 ms 1 thr "
-        "| p99 ms 1 thr | timed | batch q/s | build s | index MiB | RSS Δ MiB |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| p99 ms 1 thr | timed | batch q/s | build s | index MiB | RSS Δ MiB | measured |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for row in rows:
         mark = {
@@ -739,7 +786,7 @@ def report(
             f"{row.recall_at_10_real_queries:.4f} | {row.p50_ms:.2f} | {row.p99_ms:.2f} | "
             f"{row.p50_ms_1_thread:.2f} | {row.p99_ms_1_thread:.2f} | {row.timed_queries} | "
             f"{row.batch_queries_per_s:,.0f} | {row.build_s:,.1f} | {row.index_mib:,.0f} | "
-            f"{row.rss_delta_mib:,.0f} |"
+            f"{row.rss_delta_mib:,.0f} | {row.measured} |"
         )
     lines += ["", "![recall against latency](ann_recall_latency.png)", "", "## Verdict", ""]
     lines += verdict(rows, THREADS) + [""] + verdict(rows, 1) + ["", "## Notes", ""]
@@ -781,6 +828,12 @@ def main() -> None:
         default=",".join(FAMILIES),
         help=f"Comma-separated subset of {', '.join(FAMILIES)} (flat is always built).",
     )
+    parser.add_argument(
+        "--keep-rows",
+        type=Path,
+        help="An earlier run's ann.json: its rows for indexes not rebuilt now are kept in the "
+        "report, each with the date it was measured (same seed, so the same vectors).",
+    )
     parser.add_argument("--json", action="store_true", help="End with one JSON object.")
     arguments = parser.parse_args()
     families = set(arguments.indexes.split(","))
@@ -808,7 +861,16 @@ def main() -> None:
         rows += hnsw_rows(base, arguments.ef_construction, context, sq8=True)
     if families & {"ivf-flat", "ivf-pq"}:
         rows += ivf_rows(base, families, context)
+    if "ivfpq-store" in families:
+        rows += store_rows(base, context)
     load_at_end = Path("/proc/loadavg").read_text().split()[0]
+    now = f"{datetime.now().astimezone():%Y-%m-%d %H:%M %Z}"
+    for row in rows:
+        row.measured = row.measured or now
+    if arguments.keep_rows:
+        rebuilt = {row.index for row in rows}
+        kept = json.loads(arguments.keep_rows.read_text(encoding="utf-8"))["rows"]
+        rows += [Row(**row) for row in kept if row["index"] not in rebuilt]
 
     results = ROOT / "bench" / "results"
     results.mkdir(parents=True, exist_ok=True)
@@ -816,18 +878,19 @@ def main() -> None:
     text = report(rows, context, arguments, (load_at_start, load_at_end))
     (results / "ann.md").write_text(text, encoding="utf-8")
     print(text)
+    summary = {
+        "vectors": arguments.vectors,
+        "queries": arguments.queries,
+        "dimension": int(base.shape[1]),
+        "faiss": faiss.__version__,
+        "threads": THREADS,
+        "calibration": calibration,
+        "rows": [asdict(row) for row in rows],
+        "meets_target": [asdict(row) for row in rows if meets_target(row)],
+        "meets_target_1_thread": [asdict(row) for row in rows if meets_target(row, 1)],
+    }
+    (results / "ann.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
     if arguments.json:
-        summary = {
-            "vectors": arguments.vectors,
-            "queries": arguments.queries,
-            "dimension": int(base.shape[1]),
-            "faiss": faiss.__version__,
-            "threads": THREADS,
-            "calibration": calibration,
-            "rows": [asdict(row) for row in rows],
-            "meets_target": [asdict(row) for row in rows if meets_target(row)],
-            "meets_target_1_thread": [asdict(row) for row in rows if meets_target(row, 1)],
-        }
         print(json.dumps(summary))
 
 

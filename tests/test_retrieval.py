@@ -126,12 +126,13 @@ def _unit_vectors(count: int, dimension: int = 16, seed: int = 0) -> np.ndarray:
     return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
 
-@pytest.mark.parametrize("index_type", ["flat", "hnsw"])
+@pytest.mark.parametrize("index_type", ["flat", "hnsw", "ivfpq"])
 def test_vector_store_keeps_stable_ids_through_updates_and_deletes(
     index_type: str, tmp_path: Path
 ) -> None:
-    vectors = _unit_vectors(300)
-    ids = np.arange(1000, 1300, dtype=np.int64)
+    count = 1200 if index_type == "ivfpq" else 300  # IVF-PQ trains on its first 1,000+ vectors
+    vectors = _unit_vectors(count)
+    ids = np.arange(1000, 1000 + count, dtype=np.int64)
     store = FaissVectorStore(16, index_type)
     store.add(ids, vectors)
     _, found = store.search(vectors[:1], 1)
@@ -142,30 +143,46 @@ def test_vector_store_keeps_stable_ids_through_updates_and_deletes(
     store.add(np.asarray([1001]), vectors[:1])  # 1001 now holds 1000's old vector
     _, found = store.search(vectors[:1], 1)
     assert found[0, 0] == 1001
-    assert len(store) == 299
+    assert len(store) == count - 1
     store.save(tmp_path / "index", encoder="test")
     loaded, manifest = FaissVectorStore.load(tmp_path / "index")
-    assert manifest["count"] == 299 and manifest["index_type"] == index_type
+    assert manifest["count"] == count - 1 and manifest["index_type"] == index_type
     _, found = loaded.search(vectors[:1], 5)
     assert found[0, 0] == 1001 and 1000 not in found[0]
 
 
-def test_ivfpq_store_finds_most_true_neighbours(tmp_path: Path) -> None:
-    vectors = _unit_vectors(2000, dimension=96)
-    ids = np.arange(2000, dtype=np.int64)
-    store = FaissVectorStore.build(ids, vectors, "ivfpq", ivf_nprobe=32)
+def test_ivfpq_store_finds_true_neighbours_and_survives_compaction(tmp_path: Path) -> None:
+    vectors = _unit_vectors(3000, dimension=96)
+    ids = np.arange(3000, dtype=np.int64)
+    store = FaissVectorStore.build(ids, vectors, "ivfpq", ivf_nprobe=64, ivf_rerank_candidates=160)
     exact = FaissVectorStore.build(ids, vectors, "flat")
-    _, approximate = store.search(vectors[:50], 10)
-    _, truth = exact.search(vectors[:50], 10)
-    recall = np.mean([len(set(a) & set(t)) / 10 for a, t in zip(approximate, truth, strict=True)])
-    assert recall > 0.5
-    store.remove(ids[:10])
-    assert len(store) == 1990
+    queries = _unit_vectors(50, dimension=96, seed=1)
+
+    def recall() -> float:
+        _, approximate = store.search(queries, 10)
+        _, truth = exact.search(queries, 10)
+        pairs = zip(approximate, truth, strict=True)
+        return float(np.mean([len(set(a) & set(t)) / 10 for a, t in pairs]))
+
+    assert recall() > 0.9
+    # Deleting past a tenth of the index compacts it, keeping the trained lists and codebooks.
+    store.remove(ids[:400])
+    exact.remove(ids[:400])
+    assert len(store) == 2600 and not store._tombstones
+    _, found = store.search(vectors[:400], 1)
+    assert not np.isin(found, ids[:400]).any()
+    assert recall() > 0.9
+    store.save(tmp_path / "index")
+    loaded, manifest = FaissVectorStore.load(tmp_path / "index")
+    assert (manifest["ivf_nprobe"], manifest["ivf_rerank_candidates"]) == (64, 160)
+    _, found = loaded.search(vectors[500:501], 1)
+    assert found[0, 0] == 500
 
 
 def test_index_type_follows_size_unless_forced() -> None:
     assert choose_index_type("auto", 1_000) == "flat"
     assert choose_index_type("auto", 200_000) == "hnsw"
+    assert choose_index_type("auto", 1_000_000) == "ivfpq"
     assert choose_index_type("ivfpq", 10) == "ivfpq"
     with pytest.raises(ValueError):
         choose_index_type("annoy", 10)
