@@ -1,10 +1,11 @@
 """Triage latency and throughput through the API: single POST /v1/classify p50/p99, and
 POST /v1/classify/batch tickets per second, on the sample test tickets.
 
-    .venv/bin/python bench/classify.py [--repeats 1] [--json]
+    .venv/bin/python bench/classify.py [--repeats 1] [--model PATH ...] [--json]
 
-Starts `madoguchi serve` on a free port with a fresh state dir (the newest models/triage-* model;
-an empty knowledge base), so run `madoguchi build` first. Results: bench/results/classify.md."""
+Starts `madoguchi serve` on a free port with a fresh state dir (the newest models/triage-* model,
+or each --model in turn, side by side in one run; an empty knowledge base), so run `madoguchi
+build` first. Results: bench/results/classify.md."""
 
 import argparse
 import json
@@ -40,11 +41,23 @@ def webhook_bodies() -> list[dict]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=int, default=1, help="passes over the test tickets")
+    parser.add_argument(
+        "--model",
+        action="append",
+        type=Path,
+        help="a triage model folder; repeat to measure several one after the other",
+    )
     parser.add_argument("--json", action="store_true", help="end with one JSON object")
     arguments = parser.parse_args()
+    results = [measure(model, arguments.repeats) for model in (arguments.model or [None])]
+    if arguments.json:
+        print(json.dumps(results[0] if len(results) == 1 else {"runs": results}))
+
+
+def measure(model: Path | None, repeats: int) -> dict:
     tickets = webhook_bodies()
     state_dir = Path(tempfile.mkdtemp(prefix="madoguchi-bench-classify-"))
-    server = Server(state_dir)
+    server = Server(state_dir, {"MADOGUCHI_TRIAGE_MODEL": str(model.resolve())} if model else None)
     try:
         ready_seconds, report = server.wait_ready()
         triage = next(c for c in report["components"] if c["name"] == "triage")
@@ -52,7 +65,7 @@ def main() -> None:
         for ticket in tickets[-20:]:  # warm-up
             client.call("POST", "/v1/classify", ticket)
         single = []
-        for _ in range(arguments.repeats):
+        for _ in range(repeats):
             for ticket in tickets:
                 started = time.perf_counter()
                 status, _ = client.call("POST", "/v1/classify", ticket)
@@ -84,14 +97,13 @@ def main() -> None:
         "memory": memory,
     }
     print(
-        f"single /v1/classify: p50 {result['single']['p50_ms']} ms, "
+        f"{result['model']}: single /v1/classify: p50 {result['single']['p50_ms']} ms, "
         f"p99 {result['single']['p99_ms']} ms"
         f" over {result['single']['queries']} calls; batch: "
         + ", ".join(f"{size}: {b['tickets_per_second']} tickets/s" for size, b in batches.items()),
         file=sys.stderr,
     )
-    if arguments.json:
-        print(json.dumps(result))
+    return result
 
 
 if __name__ == "__main__":

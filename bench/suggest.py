@@ -381,8 +381,9 @@ def memory_mib(pid: int) -> dict:
 class Server:
     """`madoguchi serve` on a free port with this state dir, until stopped."""
 
-    def __init__(self, state_dir: Path) -> None:
+    def __init__(self, state_dir: Path, environment: dict[str, str] | None = None) -> None:
         self.state_dir = state_dir
+        extra_environment = environment or {}
         self.port = free_port()
         environment = {k: v for k, v in os.environ.items() if not k.startswith("MADOGUCHI_")}
         environment.update(
@@ -391,6 +392,7 @@ class Server:
             MADOGUCHI_ENCODER=ENCODER_NAME,
             MADOGUCHI_VECTOR_INDEX_TYPE="auto",
         )
+        environment.update(extra_environment)
         self.log = state_dir / "serve.log"
         self.started = time.perf_counter()
         with self.log.open("wb") as log:

@@ -173,6 +173,35 @@ def test_precomputed_embeddings_give_the_same_predictions_and_a_wrong_shape_is_r
         model.predict(texts, embeddings[:, :16])
 
 
+def test_the_encoder_reads_only_the_opening_characters_the_model_was_trained_on(
+    model: TriageModel,
+) -> None:
+    limit = model.embedding_max_chars
+    assert limit == model.manifest["encoder"]["max_chars"] and limit > 0
+    opening = "ログインできません。" * (limit // 10 + 1)
+    # Whatever follows the opening `limit` characters does not move the embedding...
+    same = model.embed_prepared([opening[:limit] + "以降は読まれない", opening])
+    assert np.array_equal(same[0], same[1])
+    # ...but the whole text still reaches the character and word views.
+    features = TicketFeatures.build([opening + "請求書"], same[:1])
+    assert "請求書" in features.texts[0]
+
+
+def test_the_four_fields_transform_a_ticket_once_and_as_a_fresh_transform_would(
+    model: TriageModel,
+) -> None:
+    features = features_of(sample_rows("valid", 12))
+    shared = {name: clf.predict_proba(features) for name, clf in model.classifiers.items()}
+    assert len(features.matrices) == 2  # characters and words, shared by all four fields
+    for name, calibrated in model.classifiers.items():
+        inner = calibrated.classifier
+        alone = features_of(sample_rows("valid", 12))  # nothing cached: this field alone
+        assert np.allclose(calibrated.predict_proba(alone), shared[name])
+        vocabulary = inner.vectorizers_["characters"].transform(alone.texts)
+        cached = features.matrices[inner.view_fingerprints_["characters"]]
+        assert (vocabulary != cached).nnz == 0
+
+
 def test_temperature_scaling_changes_confidence_but_never_the_label(model: TriageModel) -> None:
     features = features_of(sample_rows("valid", 40))
     for calibrated in model.classifiers.values():

@@ -26,6 +26,7 @@ from triage.classifier import (
     TemperatureScaled,
     TicketClassifier,
     TicketFeatures,
+    embedding_text,
     prepare_text,
 )
 from triage.model import (
@@ -43,6 +44,9 @@ ENCODE_CHUNK = 128
 # Seed 000: outages, security incidents and data loss are handled at once, so the urgency
 # decision favours finding critical tickets over never raising a false alarm.
 CRITICAL_RECALL_TARGET = 0.95
+# The encoder reads each ticket's opening characters only (triage.classifier.embedding_text):
+# see bench/results/classify.md for what each limit costs in time and in macro-F1.
+EMBEDDING_MAX_CHARS = 160
 
 
 def default_destination(settings: Settings) -> Path:
@@ -72,6 +76,7 @@ def train_triage_model(
     destination: Path | None = None,
     progress: Progress | None = None,
     encoder: Encoder | None = None,
+    embedding_max_chars: int | None = EMBEDDING_MAX_CHARS,
 ) -> Path:
     """Train on data_dir/tickets/train.jsonl, calibrate and pick thresholds on valid.jsonl,
     write the model folder atomically and return its path. `encoder` defaults to the configured
@@ -92,7 +97,12 @@ def train_triage_model(
 
     encoder = encoder or training_encoder(settings)
     features = {
-        split: TicketFeatures.build(split_texts, encode_with_progress(encoder, split_texts, report))
+        split: TicketFeatures.build(
+            split_texts,
+            encode_with_progress(
+                encoder, [embedding_text(text, embedding_max_chars) for text in split_texts], report
+            ),
+        )
         for split, split_texts in texts.items()
     }
     classifiers: dict[str, TemperatureScaled] = {}
@@ -110,6 +120,7 @@ def train_triage_model(
             "identity": encoder.identity,
             "dimension": encoder.dimension,
             "role": "query",  # texts are encoded with encode_queries
+            "max_chars": embedding_max_chars,  # of each prepared text (None: all of it)
         },
         "labels": {"file": settings.labels_file.name, "fingerprint": label_set.fingerprint},
         "data": {

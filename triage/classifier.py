@@ -40,8 +40,9 @@ and a logistic regression on the log-probabilities all reached a top-label ECE o
 half the tickets; temperature scaling was kept because it cannot change a predicted label.
 """
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.optimize import minimize_scalar
@@ -68,6 +69,14 @@ def prepare_text(text: str) -> str:
     return clean_email(text).text
 
 
+def embedding_text(prepared: str, max_chars: int | None) -> str:
+    """What of a prepared ticket the encoder reads: its opening `max_chars` characters (all of
+    it when None). The subject and first sentences carry what a ticket is about; the encoder's
+    cost grows faster than linearly with length, and the character and word views still read
+    the whole ticket."""
+    return prepared[:max_chars] if max_chars else prepared
+
+
 @dataclass(frozen=True)
 class TicketFeatures:
     """The input of every triage classifier: prepared texts, their content-word lemmas and their
@@ -76,6 +85,16 @@ class TicketFeatures:
     texts: list[str]
     words: list[str]  # content-word lemmas joined by spaces
     embeddings: np.ndarray  # (n, dimension), L2-normalised
+    # TF-IDF matrices by vectoriser fingerprint: the four field classifiers fit identical
+    # vectorisers on the same texts, so a ticket is transformed once, not four times.
+    matrices: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def matrix(self, fingerprint: str | None, transform: Callable[[], object]) -> object:
+        if fingerprint is None:
+            return transform()
+        if fingerprint not in self.matrices:
+            self.matrices[fingerprint] = transform()
+        return self.matrices[fingerprint]
 
     @classmethod
     def build(cls, texts: Sequence[str], embeddings: np.ndarray) -> "TicketFeatures":
@@ -145,6 +164,10 @@ class TicketClassifier(ClassifierMixin, BaseEstimator):
             "words": TfidfVectorizer(analyzer=_words_and_pairs, min_df=2, sublinear_tf=True),
         }
         matrices = {view: self._matrix(X, view, fit=True) for view in VIEWS}
+        self.view_fingerprints_ = {
+            view: _vectorizer_fingerprint(view, vectorizer)
+            for view, vectorizer in self.vectorizers_.items()
+        }
         costs = {"characters": self.char_c, "words": self.word_c, "embedding": self.embedding_c}
         out_of_fold = np.zeros((len(y), len(VIEWS) * len(labels)))
         folds = StratifiedKFold(self.folds, shuffle=True, random_state=self.random_state)
@@ -164,7 +187,10 @@ class TicketClassifier(ClassifierMixin, BaseEstimator):
         if view == "embedding":
             return X.embeddings
         vectorizer = self.vectorizers_[view]
-        return vectorizer.fit_transform(X.view(view)) if fit else vectorizer.transform(X.view(view))
+        if fit:
+            return vectorizer.fit_transform(X.view(view))
+        fingerprint = getattr(self, "view_fingerprints_", {}).get(view)  # older models: none
+        return X.matrix(fingerprint, lambda: vectorizer.transform(X.view(view)))
 
     def _scores(self, svm: LinearSVC, matrix) -> np.ndarray:  # noqa: ANN001 - sparse or dense
         scores = svm.decision_function(matrix)
@@ -244,6 +270,24 @@ def _checked_labels(labels: list[str], y: np.ndarray, rows: int) -> list[str]:
             "the model could never predict it"
         )
     return labels
+
+
+def _vectorizer_fingerprint(view: str, vectorizer: TfidfVectorizer) -> str:
+    """Equal for vectorisers that transform every text identically: same settings, same
+    vocabulary, same idf weights."""
+    digest = hashlib.sha256(view.encode())
+    settings = {key: value for key, value in vectorizer.get_params().items() if key != "analyzer"}
+    digest.update(repr(sorted(settings.items(), key=lambda item: item[0])).encode())
+    analyzer = vectorizer.analyzer
+    digest.update((analyzer if isinstance(analyzer, str) else analyzer.__qualname__).encode())
+    digest.update("\x00".join(sorted(vectorizer.vocabulary_)).encode())
+    digest.update(
+        np.asarray(
+            [vectorizer.vocabulary_[term] for term in sorted(vectorizer.vocabulary_)]
+        ).tobytes()
+    )
+    digest.update(np.asarray(vectorizer.idf_, dtype=np.float64).tobytes())
+    return digest.hexdigest()
 
 
 def _svm(cost: float) -> LinearSVC:

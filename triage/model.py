@@ -21,7 +21,13 @@ from common.encoders import Encoder
 from common.labels import LabelSet
 from common.settings import get_settings
 from common.storage import MANIFEST_NAME, artifact_folder, read_manifest, write_manifest
-from triage.classifier import FIELDS, TemperatureScaled, TicketFeatures, prepare_text
+from triage.classifier import (
+    FIELDS,
+    TemperatureScaled,
+    TicketFeatures,
+    embedding_text,
+    prepare_text,
+)
 from triage.rules import RuleBook, RuleMatch
 
 MODEL_KIND = "triage-model"
@@ -177,9 +183,15 @@ class TriageModel:
         a caller can encode a ticket once and reuse the vectors elsewhere."""
         return self.embed_prepared([prepare_text(text) for text in texts])
 
+    @property
+    def embedding_max_chars(self) -> int | None:
+        """How much of each prepared ticket the model was trained to embed (None: all)."""
+        return self.manifest["encoder"].get("max_chars")
+
     def embed_prepared(self, prepared: Sequence[str]) -> np.ndarray:
         """As `embed`, for texts already through `prepare_text`."""
-        return self.encoder.encode_queries(list(prepared))
+        limit = self.embedding_max_chars
+        return self.encoder.encode_queries([embedding_text(text, limit) for text in prepared])
 
     def predict_proba(
         self, texts: Sequence[str], embeddings: np.ndarray | None = None
@@ -225,7 +237,7 @@ class TriageModel:
 
     def _features(self, prepared: list[str], embeddings: np.ndarray | None) -> TicketFeatures:
         if embeddings is None:
-            embeddings = self.encoder.encode_queries(prepared)
+            embeddings = self.embed_prepared(prepared)
         dimension = self.manifest["encoder"]["dimension"]
         embeddings = np.asarray(embeddings, dtype=np.float32)
         if embeddings.ndim != 2 or embeddings.shape != (len(prepared), dimension):
