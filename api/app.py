@@ -13,13 +13,14 @@ from sqlalchemy import Engine
 from api.deps import ServiceState
 from api.errors import install_error_handlers
 from api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
-from api.routes import articles, classify, health, labels, suggest, text
+from api.routes import articles, classify, health, labels, records, suggest, text
 from api.schemas import ComponentStatus
 from common import text as text_pipeline
 from common.encoders import CachedEncoder, Encoder, EncoderNotFoundError, load_encoder
 from common.labels import LabelSet
 from common.settings import Settings, get_settings
 from common.storage import create_database_engine
+from records.store import RecordStore
 from retrieval.index import KnowledgeIndex
 from retrieval.knowledge_base import KnowledgeBase
 from retrieval.suggest import SuggestionService
@@ -131,6 +132,7 @@ def load_service_state(settings: Settings) -> ServiceState:
         labels=labels_,
         engine=engine,
         knowledge_base=KnowledgeBase(engine),
+        records=RecordStore(engine, labels_),
         components=components,
     )
     try:
@@ -175,7 +177,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(health.router)
     v1 = APIRouter(prefix="/v1")
-    for module in (labels, text, classify, articles, suggest):
+    for module in (labels, text, classify, articles, suggest, records):
         v1.include_router(module.router)
     app.include_router(v1)
     return app

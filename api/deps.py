@@ -11,6 +11,7 @@ from api.errors import ProblemError
 from api.schemas import ComponentStatus
 from common.labels import LabelSet
 from common.settings import Settings
+from records.store import RecordStore
 from retrieval.index import KnowledgeIndex
 from retrieval.knowledge_base import KnowledgeBase
 from retrieval.suggest import SuggestionService
@@ -23,6 +24,7 @@ class ServiceState:
     labels: LabelSet
     engine: Engine
     knowledge_base: KnowledgeBase
+    records: RecordStore
     components: list[ComponentStatus] = field(default_factory=list)
     knowledge_index: KnowledgeIndex | None = None
     suggestions: SuggestionService | None = None
@@ -45,6 +47,10 @@ def get_labels(request: Request) -> LabelSet:
 
 def get_knowledge_base(request: Request) -> KnowledgeBase:
     return get_state(request).knowledge_base
+
+
+def get_records(request: Request) -> RecordStore:
+    return get_state(request).records
 
 
 def get_suggestions(request: Request) -> SuggestionService:
@@ -77,5 +83,6 @@ StateDep = Annotated[ServiceState, Depends(get_state)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 LabelsDep = Annotated[LabelSet, Depends(get_labels)]
 KnowledgeBaseDep = Annotated[KnowledgeBase, Depends(get_knowledge_base)]
+RecordsDep = Annotated[RecordStore, Depends(get_records)]
 SuggestionsDep = Annotated[SuggestionService, Depends(get_suggestions)]
 TriageDep = Annotated[TriageService, Depends(get_triage)]

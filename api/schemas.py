@@ -1,7 +1,7 @@
 """Request and response bodies of the HTTP API."""
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -303,3 +303,35 @@ class ClassifyBatchRequest(StrictModel):
 
 class ClassifyBatchResponse(BaseModel):
     results: list[ClassifyResponse]
+
+
+class ResolvedTicketsRequest(StrictModel):
+    tickets: list[dict[str, Any]] = Field(
+        min_length=1,
+        description="At most 1,000 resolved tickets, each `{ticket_id, body, subject?, channel?, "
+        "plan?, language?, labels: {type?, urgency?, impact?, queue?}, resolved_by_article?, "
+        "created_at?, resolved_at?}`. Each row is checked on its own: a bad row is reported "
+        "with its position (from 1) and never stops the good ones.",
+    )
+
+
+class RefusedRow(BaseModel):
+    row: int
+    ticket_id: str | None
+    errors: list[str]
+
+
+class ResolvedTicketsResponse(BaseModel):
+    received: int
+    stored: int
+    skipped_already_seen: int = Field(description="Ticket ids stored before.")
+    skipped_duplicate: int = Field(
+        description="Same subject and body as a stored ticket, or as another row of this call."
+    )
+    rejected: list[RefusedRow]
+
+
+class FeedbackStored(BaseModel):
+    id: int
+    kind: str
+    occurred_at: datetime

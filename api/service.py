@@ -15,12 +15,15 @@ from api.schemas import (
     ArticleOut,
     ClassifyResponse,
     ComponentStatus,
+    FeedbackStored,
     FieldOut,
     LanguageOut,
     MajorIncidentOut,
     PriorityOut,
     Readiness,
+    RefusedRow,
     RemovedPart,
+    ResolvedTicketsResponse,
     SimilarTicketOut,
     SlaOut,
     SuggestedArticleOut,
@@ -36,13 +39,16 @@ from common.labels import LabelSet
 from common.sample_data import Article
 from common.settings import Settings
 from common.storage import redact_database_url
-from retrieval.knowledge_base import JST, ArticleExistsError
+from records.store import FeedbackError, FeedbackEvent, RecordStore
+from retrieval.knowledge_base import JST, ArticleExistsError, KnowledgeBase
 from retrieval.search import SearchFilters
 from retrieval.suggest import SuggestionService, UnknownFilterValueError
 from triage.classifier import FIELDS
 from triage.model import FieldPrediction
 from triage.service import TicketInput, TriageResult, TriageService
 from triage.sla import UnknownPlanError
+
+MAX_RESOLVED_PER_CALL = 1000
 
 
 def readiness(state: ServiceState) -> Readiness:
@@ -282,3 +288,52 @@ def _classify_response(result: TriageResult, labels: LabelSet) -> ClassifyRespon
         ),
         model_version=result.model_version,
     )
+
+
+def store_resolved_tickets(rows: list[dict], records: RecordStore) -> ResolvedTicketsResponse:
+    """Each row on its own: good rows are stored even when others are refused; a call in which
+    every row is refused is a 422 listing them all."""
+    if len(rows) > MAX_RESOLVED_PER_CALL:
+        raise ProblemError(
+            422,
+            "too-many-tickets",
+            "Too many tickets in one call",
+            f"send at most {MAX_RESOLVED_PER_CALL:,} resolved tickets per call (got "
+            f"{len(rows):,}); split the export, or use `madoguchi ingest FILE` for a whole file",
+        )
+    report = records.add_resolved(rows, source="api")
+    response = ResolvedTicketsResponse(
+        received=report.received,
+        stored=report.stored,
+        skipped_already_seen=report.skipped_already_seen,
+        skipped_duplicate=report.skipped_duplicate,
+        rejected=[RefusedRow(**problem.as_dict()) for problem in report.rejected],
+    )
+    if report.rejected and len(report.rejected) == report.received:
+        raise ProblemError(
+            422,
+            "no-valid-ticket",
+            "No resolved ticket could be stored",
+            "every row was refused; fix the fields listed per row in `rejected`",
+            rejected=[problem.as_dict() for problem in report.rejected],
+        )
+    return response
+
+
+def record_feedback(
+    event: FeedbackEvent, records: RecordStore, knowledge_base: KnowledgeBase
+) -> FeedbackStored:
+    if event.article_id and knowledge_base.get(event.article_id) is None:
+        raise ProblemError(
+            422,
+            "unknown-article",
+            "Unknown article",
+            f"no article has the id {event.article_id!r}; send the id of an existing article",
+        )
+    try:
+        stored = records.add_feedback(event)
+    except FeedbackError as error:
+        raise ProblemError(
+            422, "invalid-feedback", "The feedback event is incomplete", str(error)
+        ) from error
+    return FeedbackStored(id=stored.id, kind=stored.kind, occurred_at=stored.occurred_at)

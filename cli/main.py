@@ -303,6 +303,29 @@ def kb_import(
     raise typer.Exit(import_articles(load_settings(), path, index, json_output))
 
 
+@app.command()
+def ingest(
+    path: Annotated[Path, typer.Argument(help="A .jsonl or .csv export of resolved tickets")],
+    export_format: Annotated[
+        str,
+        typer.Option(
+            "--format", help="auto (by the columns), madoguchi, zendesk, freshdesk, or a mapping's"
+        ),
+    ] = "auto",
+    mapping: Annotated[
+        Path | None,
+        typer.Option(help="Your own mappings YAML (see records/config/export_mappings.yaml)"),
+    ] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="End with one JSON object.")] = False,
+) -> None:
+    """Store resolved tickets from a helpdesk export for retraining. Tickets already stored and
+    duplicates are skipped and counted; refused rows are listed with their line numbers (exit
+    code 1) and never stop the good rows."""
+    from cli.records_commands import ingest_file
+
+    raise typer.Exit(ingest_file(load_settings(), path, export_format, mapping, json_output))
+
+
 @eval_app.command("retrieval")
 def eval_retrieval(
     corpus: Annotated[

@@ -5,6 +5,8 @@ import json
 import os
 import shutil
 import tempfile
+import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -16,6 +18,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, sessionmaker
 
 MANIFEST_NAME = "manifest.json"
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+_migrated: "weakref.WeakSet[Engine]" = weakref.WeakSet()
+_migration_lock = threading.Lock()
 
 
 class Base(DeclarativeBase):
@@ -41,6 +46,24 @@ def create_database_engine(database_url: str) -> Engine:
         cursor.close()
 
     return engine
+
+
+def migrate_database(engine: Engine) -> None:
+    """Bring the database to the newest schema with the Alembic migrations in
+    common/migrations, once per engine and process. Every table madoguchi stores is created and
+    changed there, so SQLite and PostgreSQL databases stay the same shape."""
+    with _migration_lock:
+        if engine in _migrated:
+            return
+        from alembic import command
+        from alembic.config import Config
+
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+        _migrated.add(engine)
 
 
 def create_session_factory(engine: Engine) -> sessionmaker:

@@ -23,7 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, sessionmaker
 
 from common.sample_data import JST_OFFSET, Article
-from common.storage import Base, create_session_factory
+from common.storage import Base, create_session_factory, migrate_database
 from retrieval.chunking import chunk_article
 from retrieval.keyword import KeywordAnalyzer
 
@@ -107,10 +107,7 @@ class KnowledgeBase:
     """Reads and writes articles; callers never see sessions or rows."""
 
     def __init__(self, engine: Engine, analyzer: KeywordAnalyzer | None = None) -> None:
-        Base.metadata.create_all(
-            engine,
-            tables=[ArticleRecord.__table__, ChunkRecord.__table__, ChangeRecord.__table__],
-        )
+        migrate_database(engine)
         self._sessions: sessionmaker = create_session_factory(engine)
         self.analyzer = analyzer or KeywordAnalyzer()
 

@@ -1,8 +1,10 @@
 """Shared fixtures: settings pointing at a temporary database, the default encoder folder (built
 once into models/ when missing), and a client of the real app."""
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from fastapi.testclient import TestClient
@@ -13,6 +15,33 @@ from common.sample_data import load_articles
 from common.settings import Settings
 from common.storage import create_database_engine
 from retrieval.knowledge_base import KnowledgeBase
+
+if TYPE_CHECKING:
+    from postgres import PostgresServer
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator["PostgresServer"]:
+    """A real PostgreSQL server for the whole run; tests that need it skip, saying why, where
+    none can start."""
+    from postgres import PostgresServer, PostgresUnavailable
+
+    try:
+        server = PostgresServer(tmp_path_factory.mktemp("postgres"))
+        server.start()
+    except PostgresUnavailable as error:
+        pytest.skip(f"PostgreSQL could not start here: {error}")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each test using it runs twice: on a SQLite file and on a fresh real PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'records.sqlite'}"
+    server = request.getfixturevalue("postgres_server")
+    return server.create_database(f"test_{uuid.uuid4().hex[:12]}")
 
 
 @pytest.fixture(scope="session")

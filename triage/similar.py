@@ -20,7 +20,7 @@ from sqlalchemy import DateTime, Engine, Integer, LargeBinary, String, Text, sel
 from sqlalchemy.orm import Mapped, mapped_column
 
 from common.sample_data import JST_OFFSET
-from common.storage import Base, create_session_factory
+from common.storage import Base, create_session_factory, migrate_database
 
 
 class RecentTicketRecord(Base):
@@ -84,7 +84,7 @@ def _as_jst(moment: datetime) -> datetime:
 
 class RecentTickets:
     def __init__(self, engine: Engine, dimension: int, policy: SimilarityPolicy | None = None):
-        Base.metadata.create_all(engine, tables=[RecentTicketRecord.__table__])
+        migrate_database(engine)
         self._sessions = create_session_factory(engine)
         self.dimension = dimension
         self.policy = policy or SimilarityPolicy()
