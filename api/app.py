@@ -13,11 +13,13 @@ from sqlalchemy import Engine
 from api.deps import ServiceState
 from api.errors import install_error_handlers
 from api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from api.model_watch import ChampionWatch
 from api.routes import articles, classify, health, labels, records, suggest, text
 from api.schemas import ComponentStatus
 from common import text as text_pipeline
 from common.encoders import CachedEncoder, Encoder, EncoderNotFoundError, load_encoder
 from common.labels import LabelSet
+from common.registry import ModelRegistry
 from common.settings import Settings, get_settings
 from common.storage import create_database_engine
 from records.store import RecordStore
@@ -25,6 +27,7 @@ from retrieval.index import KnowledgeIndex
 from retrieval.knowledge_base import KnowledgeBase
 from retrieval.suggest import SuggestionService
 from retrieval.vector_store import faiss_threads
+from triage.model import TRIAGE_MODELS
 from triage.service import TriageService, build_triage_service
 
 logger = logging.getLogger("madoguchi.api")
@@ -88,6 +91,11 @@ def _triage_component(state: ServiceState) -> ComponentStatus:
         + f"; priority matrix {state.triage.priority_matrix.fingerprint}, "
         f"SLA plans {', '.join(state.triage.sla_policies.plans)}",
     )
+
+
+def _replace_triage_component(state: ServiceState) -> None:
+    fresh = _triage_component(state)
+    state.components = [fresh if old.name == fresh.name else old for old in state.components]
 
 
 def _retrieval_component(state: ServiceState) -> ComponentStatus:
@@ -160,7 +168,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.service = load_service_state(settings)
         logger.info("ready", extra={"articles": app.state.service.knowledge_base.count()})
+        watch = None
+        if settings.triage_model == Path(""):  # a pinned model folder is never swapped
+            registry = ModelRegistry(settings.models_dir, TRIAGE_MODELS)
+            state = app.state.service
+            watch = ChampionWatch(
+                state, registry, settings, on_swap=lambda: _replace_triage_component(state)
+            ).start()
         yield
+        if watch is not None:
+            watch.stop()
         if app.state.service.knowledge_index is not None:
             app.state.service.knowledge_index.save()
         app.state.service.engine.dispose()

@@ -134,17 +134,19 @@ def build_search_index(settings: Settings, progress: Progress) -> str:
 
 
 def _triage_model_is_built(settings: Settings) -> bool:
-    from triage.model import newest_triage_model
+    from triage.model import serving_triage_model
 
-    return newest_triage_model(settings.models_dir) is not None
+    return serving_triage_model(settings.models_dir) is not None
 
 
 def build_triage_model(settings: Settings, progress: Progress) -> str:
-    """Train the default triage model on the sample train split, calibrated on valid."""
-    from training.triage_training import train_triage_model
+    """Train the default triage model on the sample train split, calibrated on valid, as the
+    first version of models/triage/ (promoted: it is what serves)."""
+    from training.triage_training import register_first_champion, train_triage_model
     from triage.model import TriageModel
 
     folder = train_triage_model(settings, progress=progress)
+    register_first_champion(settings, folder)
     thresholds = TriageModel.load(folder).thresholds
     described = ", ".join(
         f"{name} {value:.2f}" if value is not None else f"{name} never"

@@ -12,8 +12,9 @@ from rich.console import Console
 from rich.table import Table
 
 from cli.artifacts import DEFAULT_ARTIFACTS, Artifact
+from cli.models_commands import list_models, promote_model, rollback_model
 from cli.progress import progress_bar
-from cli.triage_commands import eval_triage, train_triage
+from cli.triage_commands import eval_triage, retrain_triage, train_triage
 from common.encoders import RECOVERED_FOLDER_NAME
 from common.labels import LabelSet
 from common.sample_data import check_sample_data
@@ -22,8 +23,11 @@ from common.settings import Settings
 app = typer.Typer(help="madoguchi: Japanese-first helpdesk triage and answer suggestion.")
 data_app = typer.Typer(help="Sample data: check it, split it.")
 app.add_typer(data_app, name="data")
-models_app = typer.Typer(help="Model folders: build the defaults.")
+models_app = typer.Typer(help="Model folders: build the defaults; list, promote, roll back.")
 app.add_typer(models_app, name="models")
+models_app.command("list")(list_models)
+models_app.command("promote")(promote_model)
+models_app.command("rollback")(rollback_model)
 eval_app = typer.Typer(help="Evaluations; each takes --json and ends with one JSON object.")
 app.add_typer(eval_app, name="eval")
 kb_app = typer.Typer(help="The knowledge base: bulk import.")
@@ -32,6 +36,7 @@ triage_app = typer.Typer(help="The triage model: train it.")
 app.add_typer(triage_app, name="triage")
 triage_app.command("train")(train_triage)
 eval_app.command("triage")(eval_triage)
+app.command("train")(retrain_triage)
 console = Console(stderr=True, soft_wrap=True)  # paths and messages stay on one line
 
 

@@ -19,9 +19,14 @@ from training.triage_evaluation import (
     triage_predictions,
     write_report,
 )
-from training.triage_training import encode_with_progress, train_triage_model, training_encoder
+from training.triage_training import (
+    encode_with_progress,
+    register_first_champion,
+    train_triage_model,
+    training_encoder,
+)
 from triage.classifier import prepare_text
-from triage.model import TriageModel, newest_triage_model
+from triage.model import TRIAGE_MODELS, TriageModel, serving_triage_model
 
 console = Console(stderr=True, soft_wrap=True)
 
@@ -51,14 +56,16 @@ def _train(settings: Settings, destination: Path | None) -> Path:
 def train_triage(
     destination: Annotated[
         Path | None,
-        typer.Option(help="Model folder to write; default: models/triage-<YYYYMMDD-HHMMSS>"),
+        typer.Option(help="Model folder to write; default: a new version in models/triage/"),
     ] = None,
 ) -> None:
     """Train the triage model (type, urgency, impact, queue) on the train split, calibrate it
-    and choose its auto-apply thresholds on valid, and write it as one model folder."""
+    and choose its auto-apply thresholds on valid, and write it as one model folder: a new
+    version in models/triage/, which serves at once only when there is no champion yet."""
     settings = _settings()
     try:
         folder = _train(settings, destination)
+        promoted = register_first_champion(settings, folder)
     except (OSError, ValueError) as error:
         console.print(f"[red]{error}[/red]")
         raise typer.Exit(2) from error
@@ -77,6 +84,13 @@ def train_triage(
     console.print(
         f"[green]✓[/green] triage model written to {folder} ({manifest['training_seconds']} s)"
     )
+    if promoted:
+        console.print("it is the first model of this install: promoted, it serves now")
+    elif folder.parent.name == TRIAGE_MODELS:
+        console.print(
+            f"a candidate: serve it with `madoguchi models promote {folder.name}`, or let "
+            "`madoguchi train` compare it with the champion"
+        )
 
 
 def eval_triage(
@@ -86,7 +100,7 @@ def eval_triage(
     model: Annotated[
         Path | None,
         typer.Option(
-            help="Model folder; default: the newest models/triage-*, trained first if none"
+            help="Model folder; default: the serving one (champion), trained first if none"
         ),
     ] = None,
     report: Annotated[
@@ -104,10 +118,11 @@ def eval_triage(
     except (OSError, ValueError) as error:
         console.print(f"[red]{error}[/red]")
         raise typer.Exit(2) from error
-    folder = model or newest_triage_model(settings.models_dir)
+    folder = model or serving_triage_model(settings.models_dir)
     if folder is None:
         console.print(f"no triage model in {settings.models_dir}; training one first")
         folder = _train(settings, None)
+        register_first_champion(settings, folder)
     encoder = training_encoder(settings)
     try:
         loaded = TriageModel.load(folder, encoder=encoder)
@@ -160,3 +175,55 @@ def _print_result(result: dict[str, Any]) -> None:
             f"within one level {result['priority']['within_one']}"
         )
     console.print(f"{result['n']} tickets, model {result['model']}")
+
+
+def retrain_triage(
+    tolerance: Annotated[
+        float, typer.Option(help="How much worse the challenger may be on the guarded figures")
+    ] = 0.02,
+    json_output: Annotated[bool, typer.Option("--json", help="End with one JSON object.")] = False,
+) -> None:
+    """Retrain triage on the sample tickets plus the stored resolved tickets and corrections;
+    the challenger replaces the champion only if it is better on the held-out tickets (type
+    macro-F1) and not worse beyond --tolerance on the others. Exit code 0 promoted, 1 rejected."""
+    from training.retraining import retrain
+
+    settings = _settings()
+    with _progress("training a challenger") as progress:
+        task = progress.add_task("train", total=None)
+
+        def report(advance: int, total: int | None) -> None:
+            if total is not None:
+                progress.update(task, total=total)
+            progress.advance(task, advance)
+
+        try:
+            result = retrain(settings, report, tolerance=tolerance)
+        except (OSError, ValueError) as error:
+            console.print(f"[red]{error}[/red]")
+            raise typer.Exit(2) from error
+    table = Table("metric", "champion", "challenger", "difference")
+    for row in result.verdict.table:
+        table.add_row(
+            row["metric"], str(row["champion"]), str(row["challenger"]), str(row["difference"])
+        )
+    console.print(table)
+    outcome = "[green]promoted[/green]" if result.verdict.promote else "[yellow]rejected[/yellow]"
+    console.print(f"{result.version}: {outcome}: {result.verdict.reason}")
+    console.print(f"report: {result.report}")
+    if json_output:
+        print(
+            json.dumps(
+                {
+                    "version": result.version,
+                    "champion_before": result.champion,
+                    "promoted": result.verdict.promote,
+                    "reason": result.verdict.reason,
+                    "table": result.verdict.table,
+                    "data": result.data,
+                    "report": str(result.report),
+                },
+                ensure_ascii=False,
+            )
+        )
+    raise typer.Exit(0 if result.verdict.promote else 1)

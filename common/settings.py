@@ -59,7 +59,8 @@ class Settings(BaseSettings):
     )
     triage_model: Path = Field(
         Path(""),
-        description="The triage model folder; empty means the newest models/triage-* folder.",
+        description="A triage model folder to pin; empty serves the champion of models/triage/ "
+        "(and follows promotions and rollbacks without a restart).",
     )
     default_plan: Literal["free", "standard", "premium", "enterprise"] = Field(
         "standard", description="SLA plan of a ticket that names none."

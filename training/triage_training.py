@@ -4,7 +4,7 @@ self-describing folder (models/triage-<YYYYMMDD-HHMMSS> by default)."""
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +12,7 @@ import numpy as np
 
 from common.encoders import Encoder, configured_encoder
 from common.labels import LabelSet
+from common.registry import ModelRegistry
 from common.settings import Settings
 from common.storage import sha256_of_file
 from training.triage_evaluation import (
@@ -32,6 +33,7 @@ from triage.classifier import (
 from triage.model import (
     AUTO_APPLY_MIN_PRECISION,
     AUTO_APPLY_MIN_SUPPORT,
+    TRIAGE_MODELS,
     TriageModel,
     auto_apply_threshold,
     describe_environment,
@@ -50,7 +52,19 @@ EMBEDDING_MAX_CHARS = 160
 
 
 def default_destination(settings: Settings) -> Path:
-    return settings.models_dir / f"triage-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+    """A new version folder in the triage registry (models/triage/<version>/)."""
+    return ModelRegistry(settings.models_dir, TRIAGE_MODELS).new_version_folder()
+
+
+def register_first_champion(settings: Settings, folder: Path) -> bool:
+    """Promote a freshly trained registry version when the registry has no champion yet (a new
+    install); later versions stay candidates until `madoguchi train` or `madoguchi models
+    promote` decides. Returns whether it was promoted."""
+    registry = ModelRegistry(settings.models_dir, TRIAGE_MODELS)
+    if folder.parent != registry.root or registry.champion_version() is not None:
+        return False
+    registry.promote(folder.name, "first model of this install")
+    return True
 
 
 def training_encoder(settings: Settings) -> Encoder:
@@ -77,20 +91,28 @@ def train_triage_model(
     progress: Progress | None = None,
     encoder: Encoder | None = None,
     embedding_max_chars: int | None = EMBEDDING_MAX_CHARS,
+    rows: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
+    data_description: Mapping[str, Any] | None = None,
 ) -> Path:
-    """Train on data_dir/tickets/train.jsonl, calibrate and pick thresholds on valid.jsonl,
-    write the model folder atomically and return its path. `encoder` defaults to the configured
-    one behind the cache. Encoding dominates a first run (about a minute on two cores); with
-    the cache warm the rest takes about half a minute."""
+    """Train on data_dir/tickets/train.jsonl, calibrate and pick thresholds on valid.jsonl (or
+    on `rows` {"train": [...], "valid": [...]}, described in the manifest by
+    `data_description`), write the model folder atomically and return its path. `encoder`
+    defaults to the configured one behind the cache. Encoding dominates a first run (about a
+    minute on two cores); with the cache warm the rest takes about half a minute."""
     started = time.perf_counter()
     report = progress or (lambda _advance, _total: None)
     destination = destination or default_destination(settings)
     label_set = LabelSet.from_file(settings.labels_file)
     rule_book = RuleBook.from_file(DEFAULT_RULES_FILE, label_set=label_set)
-    files = {
-        split: settings.data_dir / "tickets" / f"{split}.jsonl" for split in ("train", "valid")
-    }
-    rows = {split: labelled_rows(path, label_set) for split, path in files.items()}
+    if rows is None:
+        files = {
+            split: settings.data_dir / "tickets" / f"{split}.jsonl" for split in ("train", "valid")
+        }
+        rows = {split: labelled_rows(path, label_set) for split, path in files.items()}
+        data_description = {
+            split: {"file": path.name, "sha256": sha256_of_file(path), "tickets": len(rows[split])}
+            for split, path in files.items()
+        }
     texts = {split: [prepare_text(row_text(row)) for row in rows[split]] for split in rows}
     steps_after_encoding = len(FIELDS) + 2  # fit each field, then thresholds, then save
     report(0, sum(len(split_texts) for split_texts in texts.values()) + steps_after_encoding)
@@ -115,6 +137,9 @@ def train_triage_model(
         report(1, None)
 
     manifest: dict[str, Any] = {
+        "model_version": destination.name,
+        "parent_version": ModelRegistry(settings.models_dir, TRIAGE_MODELS).champion_version(),
+        "code_version": version("madoguchi"),
         "encoder": {
             "name": settings.encoder,
             "identity": encoder.identity,
@@ -123,10 +148,7 @@ def train_triage_model(
             "max_chars": embedding_max_chars,  # of each prepared text (None: all of it)
         },
         "labels": {"file": settings.labels_file.name, "fingerprint": label_set.fingerprint},
-        "data": {
-            split: {"file": path.name, "sha256": sha256_of_file(path), "tickets": len(rows[split])}
-            for split, path in files.items()
-        },
+        "data": dict(data_description or {}),
         "rules": {
             "fingerprint": rule_book.fingerprint,
             **rule_precision(rule_book, texts["train"], rows["train"]),

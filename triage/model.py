@@ -19,6 +19,7 @@ import numpy as np
 
 from common.encoders import Encoder
 from common.labels import LabelSet
+from common.registry import ModelRegistry
 from common.settings import get_settings
 from common.storage import MANIFEST_NAME, artifact_folder, read_manifest, write_manifest
 from triage.classifier import (
@@ -301,8 +302,18 @@ class TriageModel:
         return cls(classifiers, rule_book, rules_file, manifest, encoder)
 
 
+TRIAGE_MODELS = "triage"  # models/triage/<version>/ and models/triage/registry.json
+
+
+def serving_triage_model(models_dir: Path) -> Path | None:
+    """The folder the service should load: the registry's champion (models/triage/), else, for
+    installs from before the registry, the newest models/triage-<YYYYMMDD-HHMMSS> folder."""
+    return ModelRegistry(models_dir, TRIAGE_MODELS).champion() or newest_triage_model(models_dir)
+
+
 def newest_triage_model(models_dir: Path) -> Path | None:
-    """The most recent models/triage-<YYYYMMDD-HHMMSS> folder that holds a triage model."""
+    """The most recent models/triage-<YYYYMMDD-HHMMSS> folder that holds a triage model (the
+    layout before the registry)."""
     for folder in sorted(models_dir.glob("triage-*"), reverse=True):
         is_model = (folder / MANIFEST_NAME).is_file() and read_manifest(folder).get("kind")
         if is_model == MODEL_KIND:

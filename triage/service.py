@@ -15,7 +15,7 @@ from common.labels import LabelSet
 from common.settings import Settings
 from common.text import detect_language
 from triage.classifier import FIELDS, prepare_text, ticket_text
-from triage.model import FieldPrediction, TriageModel, newest_triage_model
+from triage.model import FieldPrediction, TriageModel, serving_triage_model
 from triage.priority import PriorityMatrix
 from triage.similar import JST, RecentTickets, SimilarityPolicy, SimilarTicket, SurgeCheck
 from triage.sla import SlaDeadlines, SlaPolicies, UnknownPlanError
@@ -66,6 +66,18 @@ class TriageService:
         self.default_plan = default_plan
         self.language_min_confidence = language_min_confidence
         self.model_version = str(model.manifest.get("name") or model.manifest.get("created_at"))
+
+    def with_model(self, model: TriageModel) -> "TriageService":
+        """The same service (matrix, SLA policies, recent tickets) with another model: swapping
+        the service object is atomic, so requests already running finish on the old model."""
+        return TriageService(
+            model,
+            self.priority_matrix,
+            self.sla_policies,
+            self.recent_tickets,
+            self.default_plan,
+            self.language_min_confidence,
+        )
 
     def check_plan(self, plan: str | None) -> str:
         plan = plan or self.default_plan
@@ -157,20 +169,25 @@ class TriageService:
         )
 
 
+def load_triage_model(folder: Path, settings: Settings, encoder: Encoder) -> TriageModel:
+    model = TriageModel.load(folder, LabelSet.from_file(settings.labels_file), encoder)
+    model.manifest.setdefault("name", folder.name)
+    return model
+
+
 def build_triage_service(settings: Settings, engine: Engine, encoder: Encoder) -> TriageService:
-    """The service as configured: the model folder (settings.triage_model, else the newest
-    models/triage-*), the default priority matrix and SLA policies, recent tickets in the
+    """The service as configured: the model folder (settings.triage_model, else the champion
+    of models/triage/), the default priority matrix and SLA policies, recent tickets in the
     database."""
     folder = settings.triage_model if settings.triage_model != Path("") else None
-    folder = folder or newest_triage_model(settings.models_dir)
+    folder = folder or serving_triage_model(settings.models_dir)
     if folder is None or not (folder / "manifest.json").is_file():
         raise FileNotFoundError(
-            f"no triage model in {settings.models_dir} (models/triage-*)"
+            f"no triage model in {settings.models_dir} (no champion in models/triage/)"
             if folder is None
             else f"{folder} is not a triage model folder"
         )
-    model = TriageModel.load(folder, LabelSet.from_file(settings.labels_file), encoder)
-    model.manifest.setdefault("name", folder.name)
+    model = load_triage_model(folder, settings, encoder)
     recent = RecentTickets(
         engine,
         encoder.dimension,
