@@ -331,6 +331,22 @@ def ingest(
     raise typer.Exit(ingest_file(load_settings(), path, export_format, mapping, json_output))
 
 
+@app.command("kb-gaps")
+def kb_gaps(
+    report: Annotated[Path | None, typer.Option(help="Folder for knowledge_gaps.md")] = None,
+    sample: Annotated[
+        bool, typer.Option(help="Include the sample tickets beside the stored resolved ones")
+    ] = True,
+    json_output: Annotated[bool, typer.Option("--json", help="End with one JSON object.")] = False,
+) -> None:
+    """Topics that have tickets but no article: resolved tickets no article answered, clustered,
+    named by their keywords, most valuable first (size, distance from the nearest article,
+    growth in the last 30 days), with representative tickets (contact details masked)."""
+    from cli.records_commands import knowledge_gaps
+
+    raise typer.Exit(knowledge_gaps(load_settings(), report, sample, json_output))
+
+
 @eval_app.command("retrieval")
 def eval_retrieval(
     corpus: Annotated[

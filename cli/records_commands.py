@@ -62,3 +62,52 @@ def ingest_file(
     if json_output:
         print(json.dumps({"format": chosen.name, **report.as_dict()}, ensure_ascii=False))
     return 1 if report.rejected else 0
+
+
+def knowledge_gaps(
+    settings: Settings, report: Path | None, include_sample: bool, json_output: bool
+) -> int:
+    """Cluster the resolved tickets no article answered; print and optionally write the report."""
+    from common.encoders import configured_encoder
+    from common.sample_data import load_articles
+    from records.store import RecordStore
+    from retrieval.knowledge_base import KnowledgeBase
+    from training.knowledge_gaps import find_gaps, gap_candidates, gaps_as_json, write_gap_report
+    from training.triage_evaluation import read_ticket_rows
+
+    tickets = []
+    if include_sample:
+        for split in ("train", "valid", "test"):
+            tickets += read_ticket_rows(settings.data_dir / "tickets" / f"{split}.jsonl")
+    engine = create_database_engine(settings.database_url)
+    try:
+        store = RecordStore(engine, LabelSet.from_file(settings.labels_file))
+        seen = {row["id"] for row in tickets}
+        for record in store.resolved_tickets():
+            if record.ticket_id not in seen:
+                tickets.append(
+                    {"id": record.ticket_id, "subject": record.subject, "body": record.body,
+                     "resolved_by_article": record.resolved_by_article,
+                     "resolved_at": record.resolved_at, "created_at": record.created_at,
+                     **record.labels}
+                )  # fmt: skip
+        articles = list(KnowledgeBase(engine).all_articles()) or load_articles(settings.data_dir)
+    finally:
+        engine.dispose()
+    with progress_bar("[bold]clustering unanswered tickets[/bold]", console) as progress:
+        progress.add_task("gaps", total=None)
+        gaps = find_gaps(tickets, articles, configured_encoder(settings))
+    candidates = len(gap_candidates(tickets))
+    for rank, gap in enumerate(gaps[:15], start=1):
+        console.print(
+            f"{rank:>2}. {'、'.join(gap.keywords)}  [dim]{gap.size} tickets, {gap.recent} in the "
+            f"last 30 days; nearest article {gap.nearest_article} "
+            f"({gap.nearest_article_similarity})[/dim]"
+        )
+    if report:
+        console.print(f"report: {write_gap_report(gaps, report, candidates)}")
+    if json_output:
+        print(
+            json.dumps({"candidates": candidates, "gaps": gaps_as_json(gaps)}, ensure_ascii=False)
+        )
+    return 0

@@ -42,9 +42,9 @@ def test_a_challenger_not_better_or_worse_elsewhere_is_rejected_with_the_figures
 
 
 def test_training_data_holds_out_the_newest_stored_tickets_and_applies_corrections(
-    settings: Settings,
+    settings: Settings, database_url: str
 ) -> None:
-    store = RecordStore(create_database_engine(settings.database_url), LABELS)
+    store = RecordStore(create_database_engine(database_url), LABELS)
     labels = {"type": "bug", "urgency": "high", "impact": "individual", "queue": "technical"}
     rows = [
         {
