@@ -14,8 +14,9 @@ from api.deps import ServiceState
 from api.errors import install_error_handlers
 from api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from api.model_watch import ChampionWatch
-from api.routes import articles, classify, health, labels, records, suggest, text
+from api.routes import admin, articles, classify, health, labels, records, suggest, text
 from api.schemas import ComponentStatus
+from api.training_jobs import TrainingJobs
 from common import text as text_pipeline
 from common.encoders import CachedEncoder, Encoder, EncoderNotFoundError, load_encoder
 from common.labels import LabelSet
@@ -141,6 +142,8 @@ def load_service_state(settings: Settings) -> ServiceState:
         engine=engine,
         knowledge_base=KnowledgeBase(engine),
         records=RecordStore(engine, labels_),
+        triage_registry=ModelRegistry(settings.models_dir, TRIAGE_MODELS),
+        training_jobs=TrainingJobs(settings),
         components=components,
     )
     try:
@@ -170,10 +173,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         logger.info("ready", extra={"articles": app.state.service.knowledge_base.count()})
         watch = None
         if settings.triage_model == Path(""):  # a pinned model folder is never swapped
-            registry = ModelRegistry(settings.models_dir, TRIAGE_MODELS)
             state = app.state.service
             watch = ChampionWatch(
-                state, registry, settings, on_swap=lambda: _replace_triage_component(state)
+                state,
+                state.triage_registry,
+                settings,
+                on_swap=lambda: _replace_triage_component(state),
             ).start()
         yield
         if watch is not None:
@@ -194,7 +199,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(health.router)
     v1 = APIRouter(prefix="/v1")
-    for module in (labels, text, classify, articles, suggest, records):
+    for module in (labels, text, classify, articles, suggest, records, admin):
         v1.include_router(module.router)
     app.include_router(v1)
     return app

@@ -9,7 +9,9 @@ from sqlalchemy import Engine
 
 from api.errors import ProblemError
 from api.schemas import ComponentStatus
+from api.training_jobs import TrainingJobs
 from common.labels import LabelSet
+from common.registry import ModelRegistry
 from common.settings import Settings
 from records.store import RecordStore
 from retrieval.index import KnowledgeIndex
@@ -25,6 +27,8 @@ class ServiceState:
     engine: Engine
     knowledge_base: KnowledgeBase
     records: RecordStore
+    triage_registry: ModelRegistry
+    training_jobs: TrainingJobs
     components: list[ComponentStatus] = field(default_factory=list)
     knowledge_index: KnowledgeIndex | None = None
     suggestions: SuggestionService | None = None

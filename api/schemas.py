@@ -335,3 +335,43 @@ class FeedbackStored(BaseModel):
     id: int
     kind: str
     occurred_at: datetime
+
+
+class TrainRequest(StrictModel):
+    tolerance: float = Field(
+        0.02, ge=0, le=1, description="How much worse the challenger may be on the guarded figures."
+    )
+
+
+class TrainingJobOut(BaseModel):
+    id: str
+    status: str = Field(description="running, promoted, rejected or failed")
+    started_at: datetime
+    finished_at: datetime | None = None
+    result: dict[str, Any] | None = Field(
+        None, description="`madoguchi train --json`'s summary: version, verdict, table, data."
+    )
+    error: str | None = None
+
+
+class ModelVersionOut(BaseModel):
+    version: str
+    status: str
+    parent_version: str | None
+    reason: str | None
+
+
+class ModelRegistryOut(BaseModel):
+    kind: str
+    champion: str | None
+    versions: list[ModelVersionOut]
+    history: list[dict[str, Any]]
+
+
+class PromoteRequest(StrictModel):
+    version: str = Field(min_length=1, max_length=64)
+    reason: str = Field("promoted through the admin API", max_length=500)
+
+
+class RollbackRequest(StrictModel):
+    reason: str = Field("rolled back through the admin API", max_length=500)

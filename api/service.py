@@ -19,11 +19,15 @@ from api.schemas import (
     FieldOut,
     LanguageOut,
     MajorIncidentOut,
+    ModelRegistryOut,
+    ModelVersionOut,
     PriorityOut,
+    PromoteRequest,
     Readiness,
     RefusedRow,
     RemovedPart,
     ResolvedTicketsResponse,
+    RollbackRequest,
     SimilarTicketOut,
     SlaOut,
     SuggestedArticleOut,
@@ -33,9 +37,13 @@ from api.schemas import (
     TextAnalysisResponse,
     TicketIn,
     TokenOut,
+    TrainingJobOut,
+    TrainRequest,
 )
+from api.training_jobs import JobAlreadyRunningError
 from common import text as text_pipeline
 from common.labels import LabelSet
+from common.registry import RegistryError
 from common.sample_data import Article
 from common.settings import Settings
 from common.storage import redact_database_url
@@ -337,3 +345,57 @@ def record_feedback(
             422, "invalid-feedback", "The feedback event is incomplete", str(error)
         ) from error
     return FeedbackStored(id=stored.id, kind=stored.kind, occurred_at=stored.occurred_at)
+
+
+def start_training(request: TrainRequest, state: ServiceState) -> TrainingJobOut:
+    try:
+        job = state.training_jobs.start(request.tolerance)
+    except JobAlreadyRunningError as error:
+        raise ProblemError(
+            409, "training-running", "A training job is running", f"{error}; poll its status"
+        ) from error
+    return TrainingJobOut(**asdict(job))
+
+
+def training_status(job_id: str, state: ServiceState) -> TrainingJobOut:
+    job = state.training_jobs.jobs.get(job_id)
+    if job is None:
+        raise ProblemError(
+            404, "unknown-job", "Unknown training job", f"no training job has the id {job_id!r}"
+        )
+    return TrainingJobOut(**asdict(job))
+
+
+def triage_registry(state: ServiceState) -> ModelRegistryOut:
+    registry = state.triage_registry
+    return ModelRegistryOut(
+        kind=registry.kind,
+        champion=registry.champion_version(),
+        versions=[
+            ModelVersionOut(
+                version=entry.version,
+                status=entry.status,
+                parent_version=entry.manifest.get("parent_version"),
+                reason=entry.reason,
+            )
+            for entry in registry.versions()
+        ],
+        history=registry.history(),
+    )
+
+
+def promote_triage(request: PromoteRequest, state: ServiceState) -> ModelRegistryOut:
+    try:
+        state.triage_registry.promote(request.version, request.reason)
+    except RegistryError as error:
+        status = 404 if "no triage version" in str(error) else 409
+        raise ProblemError(status, "cannot-promote", "Cannot promote", str(error)) from error
+    return triage_registry(state)
+
+
+def rollback_triage(request: RollbackRequest, state: ServiceState) -> ModelRegistryOut:
+    try:
+        state.triage_registry.rollback(request.reason)
+    except RegistryError as error:
+        raise ProblemError(409, "cannot-roll-back", "Cannot roll back", str(error)) from error
+    return triage_registry(state)

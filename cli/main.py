@@ -412,3 +412,7 @@ def classify(
     settings = load_settings()
     destination = output or tickets.with_suffix(".triage.jsonl")
     raise typer.Exit(classify_file(settings, tickets, destination, batch_size, console))
+
+
+if __name__ == "__main__":
+    app()

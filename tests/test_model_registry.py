@@ -172,3 +172,48 @@ def test_the_service_follows_promotion_and_rollback_without_failing_a_request(
     assert after == before  # ...and the rollback brings back exactly the first one's answers
     triage = next(component for component in ready["components"] if component["name"] == "triage")
     assert triage["version"] == first
+
+
+def test_admin_routes_list_promote_roll_back_and_refuse_what_cannot_be_done(
+    two_versions: tuple[Path, str, str], settings: Settings
+) -> None:
+    models, first, second = two_versions
+    settings.models_dir = models
+    with TestClient(create_app(settings)) as client:
+        listed = client.get("/v1/admin/models/triage").json()
+        assert listed["champion"] == first
+        assert {entry["version"] for entry in listed["versions"]} >= {first, second}
+        unknown = client.post("/v1/admin/models/triage/promote", json={"version": "nope"})
+        assert unknown.status_code == 404
+        assert unknown.headers["content-type"].startswith("application/problem+json")
+        promoted = client.post("/v1/admin/models/triage/promote", json={"version": second})
+        assert promoted.status_code == 200 and promoted.json()["champion"] == second
+        rolled = client.post("/v1/admin/models/triage/rollback", json={})
+        assert rolled.json()["champion"] == first
+        again = client.post("/v1/admin/models/triage/rollback", json={})
+        assert again.status_code == 409 and "nothing to roll back" in again.json()["detail"]
+        assert client.get("/v1/admin/train/nope").status_code == 404
+
+
+def test_admin_train_runs_madoguchi_train_in_the_background(
+    two_versions: tuple[Path, str, str], settings: Settings
+) -> None:
+    models, first, _ = two_versions
+    settings.models_dir = models
+    registry = ModelRegistry(models, "triage")
+    with TestClient(create_app(settings)) as client:
+        started = client.post("/v1/admin/train", json={"tolerance": 0.02})
+        assert started.status_code == 202
+        job = started.json()
+        busy = client.post("/v1/admin/train", json={})
+        assert busy.status_code == 409
+        deadline = time.monotonic() + 600
+        while job["status"] == "running" and time.monotonic() < deadline:
+            time.sleep(2)
+            job = client.get(f"/v1/admin/train/{job['id']}").json()
+    assert job["status"] in {"promoted", "rejected"}, job
+    version = job["result"]["version"]
+    standing = {entry.version: entry.status for entry in registry.versions()}
+    assert standing[version] == ("champion" if job["status"] == "promoted" else "rejected")
+    assert job["result"]["champion_before"] == first
+    assert job["result"]["table"][0]["metric"] == "type.macro_f1"

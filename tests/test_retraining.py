@@ -75,6 +75,7 @@ def test_a_challenger_trained_on_shuffled_labels_is_rejected_and_kept_with_the_r
     recovered_folder: Path,
     encoder_cache_file: Path,
     tmp_path: Path,
+    database_url: str,
 ) -> None:
     models = tmp_path / "models"
     models.mkdir()
@@ -83,7 +84,10 @@ def test_a_challenger_trained_on_shuffled_labels_is_rejected_and_kept_with_the_r
     shutil.copytree(triage_model_folder, registry.root / "20260101-000000")
     registry.promote("20260101-000000", "first")
     settings = Settings(
-        state_dir=tmp_path / "state", models_dir=models, encoder_cache_file=encoder_cache_file
+        state_dir=tmp_path / "state",
+        models_dir=models,
+        encoder_cache_file=encoder_cache_file,
+        database_url=database_url,
     )
 
     def shuffled(rows: list[dict]) -> list[dict]:
