@@ -68,7 +68,7 @@ def knowledge_gaps(
     settings: Settings, report: Path | None, include_sample: bool, json_output: bool
 ) -> int:
     """Cluster the resolved tickets no article answered; print and optionally write the report."""
-    from common.encoders import configured_encoder
+    from common.encoders import load_encoder
     from common.sample_data import load_articles
     from records.store import RecordStore
     from retrieval.knowledge_base import KnowledgeBase
@@ -96,7 +96,10 @@ def knowledge_gaps(
         engine.dispose()
     with progress_bar("[bold]clustering unanswered tickets[/bold]", console) as progress:
         progress.add_task("gaps", total=None)
-        gaps = find_gaps(tickets, articles, configured_encoder(settings))
+        # Not through the vector cache: the int8 encoder quantises per batch, so vectors cached
+        # from other batches would move the clusters from one run to the next.
+        encoder = load_encoder(settings.encoder, settings.models_dir, settings.encoder_batch_size)
+        gaps = find_gaps(tickets, articles, encoder)
     candidates = len(gap_candidates(tickets))
     for rank, gap in enumerate(gaps[:15], start=1):
         console.print(
