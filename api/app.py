@@ -8,16 +8,19 @@ from importlib.metadata import version
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy import Engine
 
 from api.deps import ServiceState
 from api.errors import install_error_handlers
 from api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from api.model_watch import ChampionWatch
+from api.rate_limit import RateLimiter
 from api.routes import admin, articles, classify, health, labels, records, suggest, text
 from api.schemas import ComponentStatus
 from api.training_jobs import TrainingJobs
 from common import text as text_pipeline
+from common.api_keys import KeyStore
 from common.encoders import CachedEncoder, Encoder, EncoderNotFoundError, load_encoder
 from common.labels import LabelSet
 from common.registry import ModelRegistry
@@ -143,6 +146,8 @@ def load_service_state(settings: Settings) -> ServiceState:
         knowledge_base=KnowledgeBase(engine),
         records=RecordStore(engine, labels_),
         triage_registry=ModelRegistry(settings.models_dir, TRIAGE_MODELS),
+        api_keys=KeyStore(engine),
+        rate_limiter=RateLimiter(settings.rate_limit_per_minute),
         training_jobs=TrainingJobs(settings),
         components=components,
     )
@@ -170,6 +175,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.service = load_service_state(settings)
+        if not settings.auth_required:
+            logger.warning(
+                "AUTHENTICATION IS OFF: every call is allowed without an API key. This is for "
+                "local use only; set MADOGUCHI_AUTH_REQUIRED=true anywhere else."
+            )
         logger.info("ready", extra={"articles": app.state.service.knowledge_base.count()})
         watch = None
         if settings.triage_model == Path(""):  # a pinned model folder is never swapped
@@ -195,6 +205,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes)
+    if settings.cors_origins:  # the chat widget's pages, and nothing else
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "DELETE"],
+            allow_headers=["Authorization", "X-API-Key", "Content-Type"],
+            max_age=600,
+        )
     app.add_middleware(RequestContextMiddleware)  # added last: outermost, so every line has an id
 
     app.include_router(health.router)

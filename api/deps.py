@@ -8,8 +8,10 @@ from fastapi import Depends, Request
 from sqlalchemy import Engine
 
 from api.errors import ProblemError
+from api.rate_limit import RateLimiter
 from api.schemas import ComponentStatus
 from api.training_jobs import TrainingJobs
+from common.api_keys import KeyStore
 from common.labels import LabelSet
 from common.registry import ModelRegistry
 from common.settings import Settings
@@ -28,6 +30,8 @@ class ServiceState:
     knowledge_base: KnowledgeBase
     records: RecordStore
     triage_registry: ModelRegistry
+    api_keys: KeyStore
+    rate_limiter: RateLimiter
     training_jobs: TrainingJobs
     components: list[ComponentStatus] = field(default_factory=list)
     knowledge_index: KnowledgeIndex | None = None

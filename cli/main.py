@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cli.artifacts import DEFAULT_ARTIFACTS, Artifact
+from cli.keys_commands import create_key, list_keys, revoke_key
 from cli.models_commands import list_models, promote_model, rollback_model
 from cli.progress import progress_bar
 from cli.triage_commands import eval_triage, retrain_triage, train_triage
@@ -25,6 +26,11 @@ data_app = typer.Typer(help="Sample data: check it, split it.")
 app.add_typer(data_app, name="data")
 models_app = typer.Typer(help="Model folders: build the defaults; list, promote, roll back.")
 app.add_typer(models_app, name="models")
+keys_app = typer.Typer(help="API keys: create (shown once), list, revoke.")
+app.add_typer(keys_app, name="keys")
+keys_app.command("create")(create_key)
+keys_app.command("list")(list_keys)
+keys_app.command("revoke")(revoke_key)
 models_app.command("list")(list_models)
 models_app.command("promote")(promote_model)
 models_app.command("rollback")(rollback_model)
@@ -63,11 +69,30 @@ def serve(
     from common.json_logging import configure_logging
 
     settings = load_settings(host=host, port=port)
+    if not settings.auth_required and not is_loopback(settings.host):
+        console.print(
+            f"[red]refusing to serve on {settings.host} without authentication[/red]: set "
+            "MADOGUCHI_AUTH_REQUIRED=true and create keys with `madoguchi keys create`, or bind "
+            "127.0.0.1 for local use"
+        )
+        raise typer.Exit(2)
     configure_logging(settings.log_level, settings.log_json)
     console.print(
         f"madoguchi on http://{settings.host}:{settings.port}  (docs: /docs, ready: /ready)"
+        + ("" if settings.auth_required else "  [yellow]authentication OFF (local only)[/yellow]")
     )
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None)
+
+
+def is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @app.command()

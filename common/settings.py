@@ -35,6 +35,11 @@ class Settings(BaseSettings):
         description="The label lists (type, urgency, impact, queue) with display names.",
     )
     host: str = Field("127.0.0.1", description="Address `madoguchi serve` binds to.")
+    auth_required: bool = Field(
+        False,
+        description="Require an API key with the route's scope on every /v1 call. Off is for "
+        "local use only: `madoguchi serve` then refuses any address but loopback.",
+    )
     port: int = Field(8000, ge=1, le=65535, description="Port `madoguchi serve` listens on.")
     encoder: str = Field(
         "e5-small-int8",
@@ -86,6 +91,17 @@ class Settings(BaseSettings):
     )
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR.")
     log_json: bool = Field(True, description="One JSON object per log line; false for plain text.")
+    rate_limit_per_minute: int = Field(
+        600,
+        ge=0,
+        description="Calls per minute per API key before 429 + Retry-After (with "
+        "authentication on); 0 turns the limit off.",
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description="Origins (https://help.example.jp) whose pages may call the API from a "
+        "browser, e.g. the chat widget; JSON list. Empty: none.",
+    )
     max_request_bytes: int = Field(
         1_000_000, gt=0, description="Larger request bodies are refused with 413."
     )

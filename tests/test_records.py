@@ -13,6 +13,7 @@ from sqlalchemy import MetaData, inspect, text
 from typer.testing import CliRunner
 
 from cli.main import app
+from common.api_keys import ApiKeyRecord
 from common.labels import LabelSet
 from common.settings import PROJECT_ROOT, Settings
 from common.storage import Base, create_database_engine, migrate_database
@@ -49,13 +50,14 @@ def test_migrations_build_exactly_the_tables_the_code_declares(database_url: str
         RecentTicketRecord,
         ResolvedTicketRecord,
         FeedbackEventRecord,
+        ApiKeyRecord,
     ):
         table.__table__.to_metadata(declared)
     with engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), declared)
         assert differences == []
         assert (
-            connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0002"
+            connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0003"
         )
     engine.dispose()
 

@@ -2,6 +2,7 @@
 
 from fastapi import APIRouter, status
 
+from api.auth import requires
 from api.deps import StateDep
 from api.schemas import (
     ModelRegistryOut,
@@ -18,7 +19,7 @@ from api.service import (
     triage_registry,
 )
 
-router = APIRouter(prefix="/admin", tags=["admin"])
+router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[requires("admin")])
 
 
 @router.post(

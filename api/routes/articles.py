@@ -5,6 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
 
+from api.auth import requires
 from api.deps import KnowledgeBaseDep, StateDep
 from api.schemas import ARTICLE_ID_PATTERN, ArticleCreate, ArticleIn, ArticleList, ArticleOut
 from api.service import article_not_found, create_article, delete_article, replace_article
@@ -15,7 +16,12 @@ ArticleId = Annotated[
 ]
 
 
-@router.get("/articles", response_model=ArticleList, summary="List knowledge-base articles")
+@router.get(
+    "/articles",
+    response_model=ArticleList,
+    summary="List knowledge-base articles",
+    dependencies=[requires("read")],
+)
 def list_articles(
     knowledge_base: KnowledgeBaseDep,
     category: Annotated[str | None, Query(max_length=64, description="Only this category")] = None,
@@ -29,7 +35,12 @@ def list_articles(
     )
 
 
-@router.get("/articles/{article_id}", response_model=ArticleOut, summary="One article")
+@router.get(
+    "/articles/{article_id}",
+    response_model=ArticleOut,
+    summary="One article",
+    dependencies=[requires("read")],
+)
 def get_article(article_id: ArticleId, knowledge_base: KnowledgeBaseDep) -> ArticleOut:
     article = knowledge_base.get(article_id)
     if article is None:
@@ -37,18 +48,33 @@ def get_article(article_id: ArticleId, knowledge_base: KnowledgeBaseDep) -> Arti
     return ArticleOut(**article.model_dump())
 
 
-@router.post("/articles", response_model=ArticleOut, status_code=201, summary="Create an article")
+@router.post(
+    "/articles",
+    response_model=ArticleOut,
+    status_code=201,
+    summary="Create an article",
+    dependencies=[requires("write")],
+)
 def post_article(request: ArticleCreate, state: StateDep) -> ArticleOut:
     return create_article(request, state)
 
 
-@router.put("/articles/{article_id}", response_model=ArticleOut, summary="Replace an article")
+@router.put(
+    "/articles/{article_id}",
+    response_model=ArticleOut,
+    summary="Replace an article",
+    dependencies=[requires("write")],
+)
 def put_article(article_id: ArticleId, request: ArticleIn, state: StateDep) -> ArticleOut:
     return replace_article(article_id, request, state)
 
 
 @router.delete(
-    "/articles/{article_id}", status_code=204, response_class=Response, summary="Delete an article"
+    "/articles/{article_id}",
+    status_code=204,
+    response_class=Response,
+    summary="Delete an article",
+    dependencies=[requires("write")],
 )
 def remove_article(article_id: ArticleId, state: StateDep) -> Response:
     delete_article(article_id, state)

@@ -2,11 +2,12 @@
 
 from fastapi import APIRouter
 
+from api.auth import requires
 from api.deps import LabelsDep, SettingsDep, TriageDep
 from api.schemas import ClassifyBatchRequest, ClassifyBatchResponse, ClassifyResponse, TicketIn
 from api.service import classify_tickets
 
-router = APIRouter(tags=["triage"])
+router = APIRouter(tags=["triage"], dependencies=[requires("read")])
 
 
 @router.post(

@@ -2,10 +2,11 @@
 
 from fastapi import APIRouter
 
+from api.auth import requires
 from api.deps import LabelsDep
 from api.schemas import LabelFieldOut, LabelsOut, LabelValueOut
 
-router = APIRouter(tags=["labels"])
+router = APIRouter(tags=["labels"], dependencies=[requires("read")])
 
 
 @router.get("/labels", response_model=LabelsOut, summary="Label lists with Japanese names")

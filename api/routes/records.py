@@ -3,12 +3,13 @@ input."""
 
 from fastapi import APIRouter, status
 
+from api.auth import requires
 from api.deps import KnowledgeBaseDep, RecordsDep
 from api.schemas import FeedbackStored, ResolvedTicketsRequest, ResolvedTicketsResponse
 from api.service import record_feedback, store_resolved_tickets
 from records.store import FeedbackEvent
 
-router = APIRouter(tags=["learning"])
+router = APIRouter(tags=["learning"], dependencies=[requires("write")])
 
 
 @router.post(

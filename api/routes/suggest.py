@@ -2,11 +2,12 @@
 
 from fastapi import APIRouter
 
+from api.auth import requires
 from api.deps import SettingsDep, SuggestionsDep
 from api.schemas import SuggestRequest, SuggestResponse
 from api.service import suggest_articles
 
-router = APIRouter(tags=["suggest"])
+router = APIRouter(tags=["suggest"], dependencies=[requires("read")])
 
 
 @router.post(

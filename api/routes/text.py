@@ -2,12 +2,13 @@
 
 from fastapi import APIRouter
 
+from api.auth import requires
 from api.deps import SettingsDep
 from api.errors import ProblemError
 from api.schemas import TextAnalysisRequest, TextAnalysisResponse
 from api.service import analyze_text
 
-router = APIRouter(tags=["text"])
+router = APIRouter(tags=["text"], dependencies=[requires("read")])
 
 
 @router.post(

@@ -1,0 +1,101 @@
+"""API keys: created and revoked with `madoguchi keys`, stored hashed. A key is shown once, when
+it is created: `mdg_<id>_<secret>`; the database keeps the id and the secret's SHA-256 only.
+
+Scopes are ordered: `read` (classify, suggest, look things up) < `write` (articles, feedback,
+resolved tickets) < `admin` (train, promote, roll back); a key holds its scope and every one
+below it."""
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import JSON, DateTime, Engine, String, select
+from sqlalchemy.orm import Mapped, mapped_column
+
+from common.storage import Base, create_session_factory, migrate_database
+
+SCOPES = ("read", "write", "admin")
+PREFIX = "mdg"
+
+
+class ApiKeyRecord(Base):
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    secret_sha256: Mapped[str] = mapped_column(String(64))
+    scopes: Mapped[list[str]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    id: str
+    name: str
+    scope: str  # the highest scope it holds
+    created_at: datetime
+    revoked_at: datetime | None
+
+    def allows(self, scope: str) -> bool:
+        return SCOPES.index(self.scope) >= SCOPES.index(scope)
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _key(record: ApiKeyRecord) -> ApiKey:
+    scope = max(record.scopes, key=SCOPES.index)
+    return ApiKey(record.id, record.name, scope, record.created_at, record.revoked_at)
+
+
+class KeyStore:
+    def __init__(self, engine: Engine) -> None:
+        migrate_database(engine)
+        self._sessions = create_session_factory(engine)
+
+    def create(self, name: str, scope: str) -> tuple[ApiKey, str]:
+        """The new key and its token (shown to the caller once, never stored)."""
+        if scope not in SCOPES:
+            raise ValueError(f"scope must be one of {', '.join(SCOPES)}")
+        key_id, secret = secrets.token_hex(6), secrets.token_urlsafe(32)
+        record = ApiKeyRecord(
+            id=key_id,
+            name=name,
+            secret_sha256=_digest(secret),
+            scopes=[scope],
+            created_at=datetime.now(UTC),
+            revoked_at=None,
+        )
+        with self._sessions.begin() as session:
+            session.add(record)
+        return _key(record), f"{PREFIX}_{key_id}_{secret}"
+
+    def verify(self, token: str) -> ApiKey | None:
+        """The live key this token belongs to, or None (unknown, malformed or revoked)."""
+        parts = token.split("_", 2)
+        if len(parts) != 3 or parts[0] != PREFIX:
+            return None
+        with self._sessions() as session:
+            record = session.get(ApiKeyRecord, parts[1])
+            if record is None or record.revoked_at is not None:
+                return None
+            if not hmac.compare_digest(record.secret_sha256, _digest(parts[2])):
+                return None
+            return _key(record)
+
+    def revoke(self, key_id: str) -> bool:
+        with self._sessions.begin() as session:
+            record = session.get(ApiKeyRecord, key_id)
+            if record is None or record.revoked_at is not None:
+                return False
+            record.revoked_at = datetime.now(UTC)
+            return True
+
+    def list(self) -> list[ApiKey]:
+        with self._sessions() as session:
+            query = select(ApiKeyRecord).order_by(ApiKeyRecord.created_at)
+            return [_key(record) for record in session.scalars(query)]
