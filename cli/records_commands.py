@@ -70,7 +70,7 @@ def knowledge_gaps(
     """Cluster the resolved tickets no article answered; print and optionally write the report."""
     from common.encoders import load_encoder
     from common.sample_data import load_articles
-    from records.store import RecordStore
+    from records.store import RecordStore, ticket_row
     from retrieval.knowledge_base import KnowledgeBase
     from training.knowledge_gaps import find_gaps, gap_candidates, gaps_as_json, write_gap_report
     from training.triage_evaluation import read_ticket_rows
@@ -85,12 +85,7 @@ def knowledge_gaps(
         seen = {row["id"] for row in tickets}
         for record in store.resolved_tickets():
             if record.ticket_id not in seen:
-                tickets.append(
-                    {"id": record.ticket_id, "subject": record.subject, "body": record.body,
-                     "resolved_by_article": record.resolved_by_article,
-                     "resolved_at": record.resolved_at, "created_at": record.created_at,
-                     **record.labels}
-                )  # fmt: skip
+                tickets.append(ticket_row(record))
         articles = list(KnowledgeBase(engine).all_articles()) or load_articles(settings.data_dir)
     finally:
         engine.dispose()

@@ -31,6 +31,16 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+def _serve(
+    state: dict[str, Any], action: str, version: str, previous: str | None, reason: str
+) -> None:
+    """Make `version` the champion and say so in the history."""
+    state["champion"] = version
+    state["history"].append(
+        {"action": action, "version": version, "previous": previous, "at": _now(), "reason": reason}
+    )
+
+
 class ModelRegistry:
     def __init__(self, models_dir: Path, kind: str) -> None:
         self.kind = kind
@@ -116,11 +126,7 @@ class ModelRegistry:
         previous = state.get("champion")
         if previous == version:
             raise RegistryError(f"{version} is the champion already")
-        state["champion"] = version
-        state["history"].append(
-            {"action": "promote", "version": version, "previous": previous, "at": _now(),
-             "reason": reason}
-        )  # fmt: skip
+        _serve(state, "promote", version, previous, reason)
         state["verdicts"][version] = {"status": "promoted", "reason": reason, "at": _now()}
         self._write(state)
 
@@ -149,11 +155,7 @@ class ModelRegistry:
         if current is None or previous is None:
             raise RegistryError(f"nothing to roll back to: {self.kind} has no earlier champion")
         self.folder(previous)
-        state["champion"] = previous
-        state["history"].append(
-            {"action": "rollback", "version": previous, "previous": current, "at": _now(),
-             "reason": reason}
-        )  # fmt: skip
+        _serve(state, "rollback", previous, current, reason)
         state["verdicts"][current] = {"status": "rejected", "reason": reason, "at": _now()}
         self._write(state)
         return previous

@@ -165,6 +165,32 @@ def _label_problems(labels: Mapping[str, str], label_set: LabelSet) -> list[str]
     return found
 
 
+def _stored(session, column, values: Sequence[str]) -> set[str]:  # noqa: ANN001 - SQLAlchemy
+    """Which of `values` the column holds already, asked in slices SQLite accepts."""
+    found: set[str] = set()
+    for start in range(0, len(values), ID_SLICE):
+        found.update(
+            session.scalars(select(column).where(column.in_(values[start : start + ID_SLICE])))
+        )
+    return found
+
+
+def ticket_row(record: ResolvedTicketRecord) -> dict[str, Any]:
+    """A stored resolved ticket in the sample-ticket row format (labels as top-level fields)."""
+    return {
+        "id": record.ticket_id,
+        "subject": record.subject,
+        "body": record.body,
+        "channel": record.channel,
+        "plan": record.plan,
+        "language": record.language,
+        "created_at": record.created_at,
+        "resolved_at": record.resolved_at,
+        "resolved_by_article": record.resolved_by_article,
+        **record.labels,
+    }
+
+
 class RecordStore:
     def __init__(self, engine: Engine, label_set: LabelSet) -> None:
         migrate_database(engine)
@@ -205,10 +231,11 @@ class RecordStore:
         report = IngestReport(received=len(rows), rejected=refused)
         now = datetime.now(UTC)
         with self._sessions.begin() as session:
-            seen_ids = self._existing(session, ResolvedTicketRecord.ticket_id, valid, "id")
-            seen_hashes = self._existing(session, ResolvedTicketRecord.content_hash, valid, "hash")
-            for _, ticket in valid:
-                digest = content_hash(ticket.subject, ticket.body)
+            digests = [content_hash(ticket.subject, ticket.body) for _, ticket in valid]
+            ids = [ticket.ticket_id for _, ticket in valid]
+            seen_ids = _stored(session, ResolvedTicketRecord.ticket_id, ids)
+            seen_hashes = _stored(session, ResolvedTicketRecord.content_hash, digests)
+            for (_, ticket), digest in zip(valid, digests, strict=True):
                 if ticket.ticket_id in seen_ids:
                     report.skipped_already_seen += 1
                     continue
@@ -236,19 +263,6 @@ class RecordStore:
                 )
                 report.stored += 1
         return report
-
-    @staticmethod
-    def _existing(session, column, valid, key: str) -> set[str]:  # noqa: ANN001
-        wanted = [
-            ticket.ticket_id if key == "id" else content_hash(ticket.subject, ticket.body)
-            for _, ticket in valid
-        ]
-        found: set[str] = set()
-        for start in range(0, len(wanted), ID_SLICE):
-            found.update(
-                session.scalars(select(column).where(column.in_(wanted[start : start + ID_SLICE])))
-            )
-        return found
 
     def resolved_tickets(self) -> Iterator[ResolvedTicketRecord]:
         """Every stored resolved ticket, oldest resolution first."""

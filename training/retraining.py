@@ -17,7 +17,7 @@ from common.labels import LabelSet
 from common.registry import ModelRegistry
 from common.settings import Settings
 from common.storage import create_database_engine
-from records.store import RecordStore
+from records.store import RecordStore, ticket_row
 from training.triage_evaluation import (
     evaluate_triage,
     read_ticket_rows,
@@ -105,16 +105,9 @@ def build_training_data(
         if record.ticket_id in sample_ids:
             already_sample += 1
             continue
-        row = {
-            "id": record.ticket_id,
-            "subject": record.subject,
-            "body": record.body,
-            "channel": record.channel,
-            "plan": record.plan,
-            "language": record.language,
-            "created_at": record.created_at.isoformat() if record.created_at else None,
-            **record.labels,
-        }
+        row = ticket_row(record)
+        for moment in ("created_at", "resolved_at"):  # as in the sample files
+            row[moment] = row[moment].isoformat() if row[moment] else None
         row = _corrected(row, corrections)
         if all(row.get(name) for name in FIELDS):
             stored.append(row)
