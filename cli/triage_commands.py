@@ -25,7 +25,7 @@ from training.triage_training import (
     train_triage_model,
     training_encoder,
 )
-from triage.classifier import prepare_text
+from triage.classifier import embedding_text, prepare_text
 from triage.model import TRIAGE_MODELS, TriageModel, serving_triage_model
 
 console = Console(stderr=True, soft_wrap=True)
@@ -133,7 +133,9 @@ def eval_triage(
     with _progress(f"encoding {len(texts)} tickets") as progress:
         task = progress.add_task("encode", total=len(texts))
         embeddings = encode_with_progress(
-            encoder, texts, lambda advance, _total: progress.advance(task, advance)
+            encoder,
+            [embedding_text(text, loaded.embedding_max_chars) for text in texts],
+            lambda advance, _total: progress.advance(task, advance),
         )
     predictions = triage_predictions(rows, loaded, embeddings)
     result = evaluate_triage(rows, loaded, train_rows, predictions)

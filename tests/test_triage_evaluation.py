@@ -126,3 +126,24 @@ def test_eval_triage_with_json_ends_with_one_json_object(
     assert result["n"] == 25 and "queue" not in result
     assert result["model"] == str(model_folder)
     assert (tmp_path / "report" / "report.md").is_file()
+
+
+def test_eval_triage_embeds_tickets_as_the_model_was_trained_to(
+    model_folder: Path,
+    model: TriageModel,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The command encodes each ticket's opening characters only, as the model does itself (a
+    whole-ticket embedding would score a model on vectors it never saw)."""
+    monkeypatch.setattr(triage_commands, "training_encoder", lambda _settings: HashEncoder())
+    rows = [row for row in first_rows("valid", 60) if len(row["body"]) > 200][:25]
+    assert model.embedding_max_chars and len(rows) == 25
+    tickets = write_rows(tmp_path / "tickets.jsonl", rows)
+    triage_commands.eval_triage(tickets, model_folder, None, json_output=True)
+    printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    expected = evaluate_triage(rows, model, rows, triage_predictions(rows, model))
+    for name in ("type", "urgency", "impact", "queue"):
+        assert printed[name]["macro_f1"] == expected[name]["macro_f1"]
+        assert printed[name]["ece"] == expected[name]["ece"]
