@@ -144,7 +144,7 @@ def load_service_state(settings: Settings) -> ServiceState:
         labels=labels_,
         engine=engine,
         knowledge_base=KnowledgeBase(engine),
-        records=RecordStore(engine, labels_),
+        records=RecordStore(engine, labels_, settings.pii_policy),
         triage_registry=ModelRegistry(settings.models_dir, TRIAGE_MODELS),
         api_keys=KeyStore(engine),
         rate_limiter=RateLimiter(settings.rate_limit_per_minute),

@@ -5,6 +5,17 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+PiiKind = Literal[
+    "phone",
+    "email",
+    "postal_code",
+    "address",
+    "my_number",
+    "credit_card",
+    "bank_account",
+    "person_name",
+]
+
 
 class StrictModel(BaseModel):
     """Request bodies refuse unknown fields, so a misspelt field is reported, not ignored."""
@@ -57,6 +68,30 @@ class TextAnalysisRequest(StrictModel):
     strip_email: bool = Field(
         True, description="Remove quoted replies, earlier messages and the signature."
     )
+
+
+class MaskRequest(StrictModel):
+    text: str = Field(
+        min_length=1,
+        description="Any text: a ticket, a chat message, an e-mail with its signature.",
+        examples=["お世話になっております。山田様、折り返しは090-1234-5678までお願いします。"],
+    )
+    kinds: list[PiiKind] | None = Field(
+        None, description="Kinds to mask; leave out for the configured ones (all by default)."
+    )
+
+
+class PiiSpanOut(BaseModel):
+    kind: str
+    start: int = Field(description="Offset in the original text (characters).")
+    end: int
+    text: str
+
+
+class MaskResponse(BaseModel):
+    masked: str = Field(description="The text with each piece replaced by <PHONE>, <NAME>, ...")
+    spans: list[PiiSpanOut]
+    counts: dict[str, int] = Field(description="Pieces masked, by kind.")
 
 
 class LanguageOut(BaseModel):

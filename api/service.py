@@ -19,8 +19,11 @@ from api.schemas import (
     FieldOut,
     LanguageOut,
     MajorIncidentOut,
+    MaskRequest,
+    MaskResponse,
     ModelRegistryOut,
     ModelVersionOut,
+    PiiSpanOut,
     PriorityOut,
     PromoteRequest,
     Readiness,
@@ -43,6 +46,7 @@ from api.schemas import (
 from api.training_jobs import JobAlreadyRunningError
 from common import text as text_pipeline
 from common.labels import LabelSet
+from common.pii import mask_pii
 from common.registry import RegistryError
 from common.sample_data import Article
 from common.settings import Settings
@@ -82,6 +86,16 @@ def readiness(state: ServiceState) -> Readiness:
         status="ready" if all_ready else "not_ready",
         version=version("madoguchi"),
         components=components,
+    )
+
+
+def mask_text(request: MaskRequest, settings: Settings) -> MaskResponse:
+    kinds = request.kinds if request.kinds is not None else settings.pii_mask_kinds
+    result = mask_pii(request.text, kinds)
+    return MaskResponse(
+        masked=result.text,
+        spans=[PiiSpanOut(**span.as_dict()) for span in result.spans],
+        counts=result.counts(),
     )
 
 

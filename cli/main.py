@@ -14,6 +14,7 @@ from rich.table import Table
 from cli.artifacts import DEFAULT_ARTIFACTS, Artifact
 from cli.keys_commands import create_key, list_keys, revoke_key
 from cli.models_commands import list_models, promote_model, rollback_model
+from cli.pii_commands import eval_pii
 from cli.progress import progress_bar
 from cli.triage_commands import eval_triage, retrain_triage, train_triage
 from common.encoders import RECOVERED_FOLDER_NAME
@@ -42,6 +43,7 @@ triage_app = typer.Typer(help="The triage model: train it.")
 app.add_typer(triage_app, name="triage")
 triage_app.command("train")(train_triage)
 eval_app.command("triage")(eval_triage)
+eval_app.command("pii")(eval_pii)
 app.command("train")(retrain_triage)
 console = Console(stderr=True, soft_wrap=True)  # paths and messages stay on one line
 
@@ -76,7 +78,7 @@ def serve(
             "127.0.0.1 for local use"
         )
         raise typer.Exit(2)
-    configure_logging(settings.log_level, settings.log_json)
+    configure_logging(settings.log_level, settings.log_json, settings.pii_policy)
     console.print(
         f"madoguchi on http://{settings.host}:{settings.port}  (docs: /docs, ready: /ready)"
         + ("" if settings.auth_required else "  [yellow]authentication OFF (local only)[/yellow]")

@@ -30,7 +30,7 @@ def ingest_file(
         return 2
     engine = create_database_engine(settings.database_url)
     try:
-        store = RecordStore(engine, LabelSet.from_file(settings.labels_file))
+        store = RecordStore(engine, LabelSet.from_file(settings.labels_file), settings.pii_policy)
         with progress_bar(f"[bold]ingesting {path.name}[/bold]", console) as progress:
             task = progress.add_task("ingest", total=None)
             try:
@@ -81,7 +81,7 @@ def knowledge_gaps(
             tickets += read_ticket_rows(settings.data_dir / "tickets" / f"{split}.jsonl")
     engine = create_database_engine(settings.database_url)
     try:
-        store = RecordStore(engine, LabelSet.from_file(settings.labels_file))
+        store = RecordStore(engine, LabelSet.from_file(settings.labels_file), settings.pii_policy)
         seen = {row["id"] for row in tickets}
         for record in store.resolved_tickets():
             if record.ticket_id not in seen:

@@ -2,9 +2,12 @@
 
 import json
 import logging
+import re
 import sys
 from contextvars import ContextVar
 from datetime import UTC, datetime
+
+from common.pii import PiiPolicy
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 
@@ -37,12 +40,32 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
-def configure_logging(level: str = "INFO", as_json: bool = True) -> None:
-    """Route madoguchi's and uvicorn's logs to stderr in one format."""
+class MaskingFormatter(logging.Formatter):
+    """Another formatter's line with personal data masked (common.pii) and API keys cut to
+    their public id, so no log line carries a phone number, an e-mail or a secret."""
+
+    def __init__(self, inner: logging.Formatter, policy: PiiPolicy) -> None:
+        super().__init__()
+        self.inner = inner
+        self.policy = policy
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = _API_KEY_SECRET.sub(r"\1…", self.inner.format(record))
+        return self.policy.mask("logs", line) or line
+
+
+_API_KEY_SECRET = re.compile(r"(mdg_[A-Za-z0-9]+_)[A-Za-z0-9_-]+")
+
+
+def configure_logging(
+    level: str = "INFO", as_json: bool = True, pii: PiiPolicy | None = None
+) -> None:
+    """Route madoguchi's and uvicorn's logs to stderr in one format, masked by `pii`."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
+    inner = (
         JsonFormatter() if as_json else logging.Formatter("%(asctime)s %(levelname)s %(message)s")
     )
+    handler.setFormatter(MaskingFormatter(inner, pii or PiiPolicy()))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -12,6 +12,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from common.pii import MASKABLE_FIELDS, PII_KINDS, PiiPolicy
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -114,6 +116,25 @@ class Settings(BaseSettings):
         le=1.0,
         description="Below this the detected language is reported as `other`.",
     )
+
+    pii_mask_kinds: list[str] = Field(
+        default_factory=lambda: list(PII_KINDS),
+        description="Kinds of personal data masked before storing or logging; JSON list of "
+        f"{', '.join(PII_KINDS)}.",
+    )
+    pii_masked_fields: list[str] = Field(
+        default_factory=lambda: list(MASKABLE_FIELDS),
+        description="Where masking applies; JSON list of " + ", ".join(MASKABLE_FIELDS) + ".",
+    )
+
+    @property
+    def pii_policy(self) -> PiiPolicy:
+        return PiiPolicy(tuple(self.pii_mask_kinds), frozenset(self.pii_masked_fields))
+
+    @model_validator(mode="after")
+    def _known_pii_kinds_and_fields(self) -> "Settings":
+        self.pii_policy  # noqa: B018 - raises ValueError naming the unknown ones
+        return self
 
     @field_validator("log_level")
     @classmethod

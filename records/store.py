@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sqlalchemy import Engine, func, select
 
 from common.labels import LabelSet
+from common.pii import PiiPolicy
 from common.sample_data import JST_OFFSET
 from common.storage import create_session_factory, migrate_database
 from records.tables import FeedbackEventRecord, ResolvedTicketRecord
@@ -192,10 +193,15 @@ def ticket_row(record: ResolvedTicketRecord) -> dict[str, Any]:
 
 
 class RecordStore:
-    def __init__(self, engine: Engine, label_set: LabelSet) -> None:
+    """Resolved tickets and feedback events in the database. Free text is masked by `pii`
+    before it is written (common.pii); the duplicate check hashes the text as received, so a
+    ticket exported twice is still caught."""
+
+    def __init__(self, engine: Engine, label_set: LabelSet, pii: PiiPolicy | None = None) -> None:
         migrate_database(engine)
         self.engine = engine
         self.label_set = label_set
+        self.pii = pii or PiiPolicy()
         self._sessions = create_session_factory(engine)
 
     # --- resolved tickets ------------------------------------------------------------------
@@ -248,8 +254,8 @@ class RecordStore:
                     ResolvedTicketRecord(
                         ticket_id=ticket.ticket_id,
                         content_hash=digest,
-                        subject=ticket.subject,
-                        body=ticket.body,
+                        subject=self.pii.mask("resolved_ticket.subject", ticket.subject),
+                        body=self.pii.mask("resolved_ticket.body", ticket.body),
                         channel=ticket.channel,
                         plan=ticket.plan,
                         language=ticket.language,
@@ -283,8 +289,12 @@ class RecordStore:
         if problems:
             raise FeedbackError("; ".join(problems))
         now = datetime.now(UTC)
+        fields = event.model_dump(exclude={"occurred_at"})
+        fields["query"] = self.pii.mask("feedback.query", fields.get("query"))
+        actor = self.pii.mask("feedback.actor", fields.get("actor"))
+        fields["actor"] = actor[:128] if actor else actor  # a mask token is longer than 山田
         record = FeedbackEventRecord(
-            **event.model_dump(exclude={"occurred_at"}),
+            **fields,
             occurred_at=event.occurred_at or now,
             stored_at=now,
         )

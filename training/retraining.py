@@ -291,7 +291,7 @@ def retrain(
     label_set = LabelSet.from_file(settings.labels_file)
     engine = create_database_engine(settings.database_url)
     try:
-        data = build_training_data(settings, RecordStore(engine, label_set))
+        data = build_training_data(settings, RecordStore(engine, label_set, settings.pii_policy))
     finally:
         engine.dispose()
     if transform_train is not None:

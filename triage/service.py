@@ -198,6 +198,7 @@ def build_triage_service(settings: Settings, engine: Engine, encoder: Encoder) -
             surge_window_minutes=settings.surge_window_minutes,
             open_days=settings.open_ticket_days,
         ),
+        settings.pii_policy,
     )
     return TriageService(
         model,

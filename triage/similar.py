@@ -19,6 +19,7 @@ import numpy as np
 from sqlalchemy import DateTime, Engine, Integer, LargeBinary, String, Text, select
 from sqlalchemy.orm import Mapped, mapped_column
 
+from common.pii import PiiPolicy
 from common.sample_data import JST_OFFSET
 from common.storage import Base, create_session_factory, migrate_database
 
@@ -83,8 +84,15 @@ def _as_jst(moment: datetime) -> datetime:
 
 
 class RecentTickets:
-    def __init__(self, engine: Engine, dimension: int, policy: SimilarityPolicy | None = None):
+    def __init__(
+        self,
+        engine: Engine,
+        dimension: int,
+        policy: SimilarityPolicy | None = None,
+        pii: PiiPolicy | None = None,
+    ):
         migrate_database(engine)
+        self.pii = pii or PiiPolicy()
         self._sessions = create_session_factory(engine)
         self.dimension = dimension
         self.policy = policy or SimilarityPolicy()
@@ -170,7 +178,12 @@ class RecentTickets:
         return similar, surge
 
     def add(self, tickets: list[tuple[str, str, datetime, str, str, np.ndarray]]) -> None:
-        """Record tickets (id, subject, created_at, type, priority, vector) in one transaction."""
+        """Record tickets (id, subject, created_at, type, priority, vector) in one transaction;
+        subjects are kept masked (they are listed to other callers as similar tickets)."""
+        tickets = [
+            (ticket_id, self.pii.mask("recent_ticket.subject", subject[:500]) or "", *rest)
+            for ticket_id, subject, *rest in tickets
+        ]
         with self._sessions.begin() as session:
             for ticket_id, subject, created_at, type_, priority, vector in tickets:
                 session.add(

@@ -1,0 +1,253 @@
+"""Personal data in Japanese tickets: each kind found as real tickets write it, look-alikes left
+alone, the labelled sets' recall and precision, POST /v1/mask, and nothing unmasked reaching the
+database or the logs after the sample tickets go through the API."""
+
+import io
+import json
+import logging
+import re
+import unicodedata
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import inspect, text
+
+from api.app import create_app
+from common.json_logging import JsonFormatter, MaskingFormatter, configure_logging
+from common.pii import (
+    NO_MASKING,
+    PiiPolicy,
+    find_pii,
+    luhn_is_valid,
+    mask_pii,
+    my_number_is_valid,
+)
+from common.settings import PROJECT_ROOT, Settings
+from common.storage import create_database_engine
+from training.pii_evaluation import evaluate_pii, read_labelled_pii
+
+LABELLED = PROJECT_ROOT / "tests" / "data"
+HELD_OUT_FLOOR = {"recall": 0.87, "precision": 0.95}  # measured 0.8825 / 0.9775
+
+
+def kinds_found(text: str) -> list[tuple[str, str]]:
+    return [(span.kind, span.text) for span in find_pii(text)]
+
+
+# -- each kind -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "number",
+    ["03-1234-5678", "090-1234-5678", "０９０－１２３４－５６７８", "(03)1234-5678",
+     "03（1234）5678", "+81-90-1234-5678", "+81 3 1234 5678", "0120-123-456", "09012345678"],
+)  # fmt: skip
+def test_phone_numbers_in_every_japanese_format_are_found(number: str) -> None:
+    assert kinds_found(f"折り返しは {number} までお願いします。") == [("phone", number)]
+
+
+def test_numbers_that_only_look_like_phone_numbers_are_left_alone() -> None:
+    text = "契約番号 KM-2026-004512、請求額 ¥1,234,567、2026-04-01 09:30 に E-2090、v3.12.1"
+    assert find_pii(text) == []
+
+
+def test_my_number_needs_its_check_digit() -> None:
+    assert my_number_is_valid("220761135856")
+    assert not my_number_is_valid("220761135857")
+    assert kinds_found("マイナンバーは 2207 6113 5856 です") == [("my_number", "2207 6113 5856")]
+    assert find_pii("取引ID 220761135857 をご確認ください") == []
+
+
+def test_card_numbers_must_pass_luhn() -> None:
+    assert luhn_is_valid("4111111111111111") and not luhn_is_valid("4111111111111112")
+    assert kinds_found("カード 4111-1111-1111-1111 で決済") == [
+        ("credit_card", "4111-1111-1111-1111")
+    ]
+    assert find_pii("ライセンスキー 4111-1111-1111-1112") == []
+
+
+def test_bank_accounts_postal_codes_and_addresses_are_found_by_their_context() -> None:
+    text = (
+        "振込先：みずほ銀行 渋谷支店 普通 1234567\n"
+        "〒150-0002 東京都渋谷区渋谷2-21-1 渋谷ヒカリエ 8F\n"
+        "ゆうちょ銀行 記号番号 10170-45829061"
+    )
+    assert kinds_found(text) == [
+        ("bank_account", "1234567"),
+        ("postal_code", "150-0002"),
+        ("address", "東京都渋谷区渋谷2-21-1 渋谷ヒカリエ 8F"),
+        ("bank_account", "10170-45829061"),
+    ]
+    assert find_pii("大阪の支店と札幌から3名が参加します。在庫は1234567個") == []
+
+
+def test_names_are_found_by_honorifics_signatures_and_forms_but_not_common_nouns() -> None:
+    text = (
+        "Koemoji サポートご担当者様\n\nいつもお世話になっております。総務部の田村と申します。\n"
+        "先日は佐藤様にご対応いただきました。お客様や皆様、大家さんへの説明に使っています。\n\n"
+        "--\n株式会社ミドリ設計 総務部\n田村 健一\nTEL 03-0000-1162"
+    )
+    names = [span.text for span in find_pii(text) if span.kind == "person_name"]
+    assert names == ["田村", "佐藤", "田村 健一"]
+
+
+def test_english_chinese_and_korean_names_have_their_own_cues() -> None:
+    english = "Hi Koemoji team,\n\nplease contact Mr. Tanaka.\n\nKind regards,\nDaniel Okafor"
+    assert [s.text for s in find_pii(english) if s.kind == "person_name"] == [
+        "Tanaka",
+        "Daniel Okafor",
+    ]
+    assert [
+        s.text for s in find_pii("您好，我叫王伟，是人事部的负责人。") if s.kind == "person_name"
+    ] == ["王伟"]
+    korean = "안녕하세요. 박지훈이라고 합니다."
+    assert [s.text for s in find_pii(korean) if s.kind == "person_name"] == ["박지훈"]
+
+
+def test_spans_point_into_the_original_text_even_in_half_width_kana() -> None:
+    text = "ﾃﾞﾝﾜ ﾊ ０３－１２３４－５６７８ ﾏﾃﾞ｡ ｵｵﾀ"
+    for span in find_pii(text):
+        assert text[span.start : span.end] == span.text
+    assert ("phone", "０３－１２３４－５６７８") in kinds_found(text)
+
+
+def test_masking_replaces_each_piece_with_its_kind() -> None:
+    result = mask_pii("山田様、090-1234-5678 か taro@example.jp へ")
+    assert result.text == "<NAME>様、<PHONE> か <EMAIL> へ"
+    assert result.counts() == {"person_name": 1, "phone": 1, "email": 1}
+    only_phones = mask_pii("山田様、090-1234-5678", kinds=["phone"])
+    assert only_phones.text == "山田様、<PHONE>"
+
+
+def test_a_policy_masks_only_its_fields_and_refuses_unknown_ones() -> None:
+    policy = PiiPolicy(fields=frozenset({"feedback.query"}))
+    assert policy.mask("feedback.query", "090-1234-5678") == "<PHONE>"
+    assert policy.mask("feedback.actor", "090-1234-5678") == "090-1234-5678"
+    assert NO_MASKING.mask("feedback.query", "090-1234-5678") == "090-1234-5678"
+    with pytest.raises(ValueError, match="unknown PII kinds"):
+        PiiPolicy(kinds=("phone", "blood_type"))
+    with pytest.raises(ValueError):
+        Settings(pii_masked_fields=["ticket.everything"])
+
+
+# -- the labelled sets ---------------------------------------------------------------------
+
+
+def test_the_development_set_reaches_the_promised_recall_and_precision() -> None:
+    result = evaluate_pii(read_labelled_pii(LABELLED / "pii_dev.jsonl"))
+    assert result["overall"]["recall"] >= 0.95, result["overall"]
+    assert result["overall"]["precision"] >= 0.90, result["overall"]
+    for kind in ("phone", "email", "my_number", "credit_card"):
+        assert result["kinds"][kind]["recall"] >= 0.95, (kind, result["kinds"][kind])
+
+
+def test_the_held_out_set_stays_at_what_it_measured_before_the_rules_saw_it() -> None:
+    """A floor, not the promise: the held-out set was measured once, untouched (see
+    tests/data/README.md); a change that drops below that measurement is a regression."""
+    result = evaluate_pii(read_labelled_pii(LABELLED / "pii_heldout.jsonl"))
+    assert result["overall"]["recall"] >= HELD_OUT_FLOOR["recall"], result["overall"]
+    assert result["overall"]["precision"] >= HELD_OUT_FLOOR["precision"], result["overall"]
+    for kind in ("phone", "email", "my_number", "credit_card"):
+        assert result["kinds"][kind]["recall"] >= 0.95, (kind, result["kinds"][kind])
+
+
+# -- the API, the database and the logs ---------------------------------------------------
+
+
+def test_mask_route_returns_the_masked_text_and_the_spans(client: TestClient) -> None:
+    response = client.post("/v1/mask", json={"text": "田中様の携帯は 080-1111-2222 です"})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["masked"] == "<NAME>様の携帯は <PHONE> です"
+    assert body["counts"] == {"person_name": 1, "phone": 1}
+    assert body["spans"][1] == {"kind": "phone", "start": 8, "end": 21, "text": "080-1111-2222"}
+    refused = client.post("/v1/mask", json={"text": "x", "kinds": ["blood_type"]})
+    assert refused.status_code == 422
+
+
+# Hashes and ids are hex: a number inside a word is no phone number.
+PHONE = re.compile(r"(?<![0-9A-Za-z])0[0-9]{1,4}[-(]?[0-9]{1,4}[-)]?[0-9]{4}(?![0-9A-Za-z])")
+EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+TWELVE_DIGITS = re.compile(r"(?<![0-9A-Za-z])[0-9]{4}[ -]?[0-9]{4}[ -]?[0-9]{4}(?![0-9A-Za-z])")
+
+
+def unmasked(text: str) -> list[str]:
+    """Phone numbers, e-mail addresses and valid マイナンバー left in `text`, found by plain
+    patterns independent of common.pii (full-width digits folded first)."""
+    folded = unicodedata.normalize("NFKC", text)
+    numbers = [
+        match.group()
+        for match in TWELVE_DIGITS.finditer(folded)
+        if my_number_is_valid(re.sub(r"[^0-9]", "", match.group()))
+    ]
+    return PHONE.findall(folded) + EMAIL.findall(folded) + numbers
+
+
+def sample_rows(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+
+def test_after_the_sample_tickets_go_through_the_api_no_phone_email_or_my_number_is_stored_or_logged(
+    seeded_settings: Settings, triage_model_folder: Path
+) -> None:
+    seeded_settings.triage_model = triage_model_folder
+    tickets = sample_rows(PROJECT_ROOT / "data" / "tickets" / "test.jsonl")
+    resolved = sample_rows(PROJECT_ROOT / "data" / "exports" / "resolved-2026-08-to-11.jsonl")
+    sent = "\n".join(row["subject"] + "\n" + row["body"] for row in tickets + resolved)
+    assert len(unmasked(sent)) > 100  # the sample tickets do carry such data
+    log = io.StringIO()
+    configure_logging("INFO", True, seeded_settings.pii_policy)
+    logging.getLogger().handlers[0].setStream(log)
+    try:
+        with TestClient(create_app(seeded_settings)) as client:
+            for start in range(0, len(tickets), 100):
+                batch = [
+                    {"ticket_id": row["id"], "subject": row["subject"], "body": row["body"]}
+                    for row in tickets[start : start + 100]
+                ]
+                assert client.post("/v1/classify/batch", json={"tickets": batch}).status_code == 200
+            exported = [
+                {
+                    "ticket_id": row["id"],
+                    "subject": row["subject"],
+                    "body": row["body"],
+                    "labels": {name: row[name] for name in ("type", "urgency", "impact", "queue")},
+                }
+                for row in resolved
+            ]
+            stored = client.post("/v1/tickets/resolved", json={"tickets": exported})
+            assert stored.json()["stored"] == len(resolved)
+            for row in tickets[:40]:
+                feedback = {
+                    "kind": "suggestion_handed_over",
+                    "query": row["body"],
+                    "actor": "窓口 山田 yamada@example.jp 03-1234-5678",
+                }
+                assert client.post("/v1/feedback", json=feedback).status_code == 201
+            logging.getLogger("madoguchi.test").warning("callback failed for %s", sent[:2000])
+    finally:
+        logging.getLogger().handlers.clear()
+    engine = create_database_engine(seeded_settings.database_url)
+    written = []
+    with engine.connect() as connection:
+        for table in inspect(engine).get_table_names():
+            if table.startswith("article"):  # the helpdesk's own published articles
+                continue
+            for row in connection.execute(text(f'SELECT * FROM "{table}"')):
+                written.extend(str(value) for value in row if isinstance(value, str))
+    engine.dispose()
+    assert len(written) > 1000
+    assert unmasked("\n".join(written)) == []
+    assert "callback failed" in log.getvalue()
+    assert unmasked(log.getvalue()) == []
+
+
+def test_log_lines_are_masked_and_api_keys_cut_to_their_id() -> None:
+    formatter = MaskingFormatter(JsonFormatter(), PiiPolicy())
+    record = logging.makeLogRecord(
+        {"msg": "from 090-1234-5678 with mdg_0a1b2c3d4e5f_SECRETsecret-xyz", "levelname": "INFO"}
+    )
+    line = formatter.format(record)
+    assert "090-1234-5678" not in line and "SECRETsecret" not in line
+    assert "<PHONE>" in line and "mdg_0a1b2c3d4e5f_" in line
