@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 
 from api.deps import ServiceState
 from api.errors import install_error_handlers
+from api.metrics import ServiceMetrics
 from api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from api.model_watch import ChampionWatch
 from api.rate_limit import RateLimiter
@@ -169,6 +170,13 @@ def load_service_state(settings: Settings) -> ServiceState:
     return state
 
 
+def _serving_versions(app: FastAPI) -> list[tuple[str, str]]:
+    state = getattr(app.state, "service", None)
+    if state is None:
+        return []
+    return [(component.name, component.version or "") for component in state.components]
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
 
@@ -203,6 +211,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
     )
+    app.state.metrics = ServiceMetrics(
+        components=lambda: _serving_versions(app), open_days=settings.open_ticket_days
+    )
     install_error_handlers(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes)
     if settings.cors_origins:  # the chat widget's pages, and nothing else
@@ -213,7 +224,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["Authorization", "X-API-Key", "Content-Type"],
             max_age=600,
         )
-    app.add_middleware(RequestContextMiddleware)  # added last: outermost, so every line has an id
+    # added last: outermost, so every line has an id and every request is timed
+    app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
 
     app.include_router(health.router)
     v1 = APIRouter(prefix="/v1")

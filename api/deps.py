@@ -8,6 +8,7 @@ from fastapi import Depends, Request
 from sqlalchemy import Engine
 
 from api.errors import ProblemError
+from api.metrics import ServiceMetrics
 from api.rate_limit import RateLimiter
 from api.schemas import ComponentStatus
 from api.training_jobs import TrainingJobs
@@ -87,7 +88,12 @@ def get_triage(request: Request) -> TriageService:
     return state.triage
 
 
+def get_metrics(request: Request) -> ServiceMetrics:
+    return request.app.state.metrics
+
+
 StateDep = Annotated[ServiceState, Depends(get_state)]
+MetricsDep = Annotated[ServiceMetrics, Depends(get_metrics)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 LabelsDep = Annotated[LabelSet, Depends(get_labels)]
 KnowledgeBaseDep = Annotated[KnowledgeBase, Depends(get_knowledge_base)]

@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import problem_response
+from api.metrics import ServiceMetrics
 from common.json_logging import request_id_var
 
 logger = logging.getLogger("madoguchi.access")
@@ -17,11 +18,13 @@ _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
 class RequestContextMiddleware:
-    """Takes the caller's X-Request-ID (if sane) or makes one, returns it, and logs one JSON
-    line per request with method, path, status and duration."""
+    """Takes the caller's X-Request-ID (if sane) or makes one, returns it, logs one JSON line
+    per request with method, path, status and duration, and times it for /metrics by route
+    template."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, metrics: ServiceMetrics | None = None) -> None:
         self.app = app
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -43,16 +46,34 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            seconds = time.perf_counter() - started
             logger.info(
                 "request",
                 extra={
                     "method": scope["method"],
                     "path": scope["path"],
                     "status": status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    "duration_ms": round(seconds * 1000, 2),
                 },
             )
+            if self.metrics is not None:
+                self.metrics.observe_request(
+                    scope["method"], route_template(scope), status, seconds
+                )
             request_id_var.reset(token)
+
+
+def route_template(scope: Scope) -> str:
+    """/v1/articles/{article_id} for /v1/articles/kb-0001: the path with each path parameter put
+    back as its name, so a metric has one series per route; "unmatched" when no route matched."""
+    if scope.get("route") is None:
+        return "unmatched"
+    path = scope["path"]
+    for name, value in sorted(
+        scope.get("path_params", {}).items(), key=lambda item: -len(str(item[1]))
+    ):
+        path = path.replace(f"/{value}", f"/{{{name}}}", 1)
+    return path
 
 
 class BodySizeLimitMiddleware:

@@ -8,6 +8,7 @@ from sqlalchemy import text
 
 from api.deps import ServiceState
 from api.errors import ProblemError
+from api.metrics import ServiceMetrics
 from api.schemas import (
     Alternative,
     ArticleCreate,
@@ -138,7 +139,10 @@ def check_text_length(name: str, value: str, settings: Settings) -> None:
 
 
 def suggest_articles(
-    request: SuggestRequest, suggestions: SuggestionService, settings: Settings
+    request: SuggestRequest,
+    suggestions: SuggestionService,
+    settings: Settings,
+    metrics: ServiceMetrics | None = None,
 ) -> SuggestResponse:
     check_text_length("text", request.text, settings)
     if request.top_k > settings.suggest_max_top_k:
@@ -161,6 +165,8 @@ def suggest_articles(
         raise ProblemError(
             422, "unknown-filter-value", "Unknown filter value", str(error)
         ) from error
+    if metrics is not None:
+        metrics.record_suggestion(result.decision)
     return SuggestResponse(
         decision=result.decision,
         reason=result.reason,
@@ -224,7 +230,11 @@ def article_not_found(article_id: str) -> ProblemError:
 
 
 def classify_tickets(
-    tickets: list[TicketIn], triage: TriageService, labels: LabelSet, settings: Settings
+    tickets: list[TicketIn],
+    triage: TriageService,
+    labels: LabelSet,
+    settings: Settings,
+    metrics: ServiceMetrics | None = None,
 ) -> list[ClassifyResponse]:
     if len(tickets) > settings.classify_max_batch:
         raise ProblemError(
@@ -253,6 +263,8 @@ def classify_tickets(
         results = triage.classify_many(inputs)
     except UnknownPlanError as error:
         raise ProblemError(422, "unknown-plan", "Unknown plan", str(error)) from error
+    if metrics is not None:
+        metrics.record_classifications(results)
     return [_classify_response(result, labels) for result in results]
 
 

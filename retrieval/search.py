@@ -234,6 +234,8 @@ class HybridSearcher:
         return hits
 
     def _hybrid_scores(self, hits: list[ArticleHit]) -> None:
+        if not hits:  # an empty knowledge base, or filters nothing passes
+            return
         fusion = self.fusion
         weight = fusion.dense_weight
         if fusion.method == "rrf":

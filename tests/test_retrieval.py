@@ -538,3 +538,11 @@ def test_eval_retrieval_reports_every_method_and_ends_with_json(
         assert 0 < figures[method]["ndcg@10"] <= 1
         assert figures[method]["queries"] == len(asked)
     assert figures["hybrid"]["recall@100"] >= figures["hybrid"]["recall@10"]
+
+
+def test_an_empty_knowledge_base_hands_every_question_over(settings: Settings) -> None:
+    """A new install before any article is written: no hits, no crash, a person answers."""
+    with TestClient(create_app(settings)) as client:
+        response = client.post("/v1/suggest", json={"text": "請求書の宛名を変更したい"})
+    assert response.status_code == 200
+    assert response.json()["decision"] == "handoff" and response.json()["articles"] == []

@@ -3,7 +3,7 @@
 from fastapi import APIRouter
 
 from api.auth import requires
-from api.deps import LabelsDep, SettingsDep, TriageDep
+from api.deps import LabelsDep, MetricsDep, SettingsDep, TriageDep
 from api.schemas import ClassifyBatchRequest, ClassifyBatchResponse, ClassifyResponse, TicketIn
 from api.service import classify_tickets
 
@@ -16,9 +16,13 @@ router = APIRouter(tags=["triage"], dependencies=[requires("read")])
     summary="Type, urgency, impact, priority, queue, SLA deadlines and similar tickets",
 )
 def classify(
-    ticket: TicketIn, triage: TriageDep, labels: LabelsDep, settings: SettingsDep
+    ticket: TicketIn,
+    triage: TriageDep,
+    labels: LabelsDep,
+    settings: SettingsDep,
+    metrics: MetricsDep,
 ) -> ClassifyResponse:
-    return classify_tickets([ticket], triage, labels, settings)[0]
+    return classify_tickets([ticket], triage, labels, settings, metrics)[0]
 
 
 @router.post(
@@ -27,8 +31,12 @@ def classify(
     summary="Classify up to 1,000 tickets in one call (encoded together: faster per ticket)",
 )
 def classify_batch(
-    request: ClassifyBatchRequest, triage: TriageDep, labels: LabelsDep, settings: SettingsDep
+    request: ClassifyBatchRequest,
+    triage: TriageDep,
+    labels: LabelsDep,
+    settings: SettingsDep,
+    metrics: MetricsDep,
 ) -> ClassifyBatchResponse:
     return ClassifyBatchResponse(
-        results=classify_tickets(request.tickets, triage, labels, settings)
+        results=classify_tickets(request.tickets, triage, labels, settings, metrics)
     )

@@ -1,9 +1,10 @@
-"""Liveness and readiness probes."""
+"""Liveness and readiness probes, and metrics for Prometheus."""
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
-from api.deps import StateDep
+from api.deps import MetricsDep, StateDep
+from api.metrics import CONTENT_TYPE
 from api.schemas import Health, Readiness
 from api.service import readiness
 
@@ -24,3 +25,14 @@ def health() -> Health:
 def ready(state: StateDep) -> JSONResponse:
     report = readiness(state)
     return JSONResponse(report.model_dump(), status_code=200 if report.status == "ready" else 503)
+
+
+@router.get(
+    "/metrics",
+    response_class=Response,
+    summary="Prometheus metrics: latency per route, model versions, auto-apply and hand-over "
+    "shares, SLA deadlines due",
+    responses={200: {"content": {CONTENT_TYPE: {}}, "description": "Prometheus text format"}},
+)
+def metrics(metrics: MetricsDep) -> Response:
+    return Response(metrics.render(), media_type=CONTENT_TYPE)

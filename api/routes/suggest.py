@@ -3,7 +3,7 @@
 from fastapi import APIRouter
 
 from api.auth import requires
-from api.deps import SettingsDep, SuggestionsDep
+from api.deps import MetricsDep, SettingsDep, SuggestionsDep
 from api.schemas import SuggestRequest, SuggestResponse
 from api.service import suggest_articles
 
@@ -16,6 +16,9 @@ router = APIRouter(tags=["suggest"], dependencies=[requires("read")])
     summary="Knowledge-base articles that answer a question, with answer-or-hand-over",
 )
 def suggest(
-    request: SuggestRequest, suggestions: SuggestionsDep, settings: SettingsDep
+    request: SuggestRequest,
+    suggestions: SuggestionsDep,
+    settings: SettingsDep,
+    metrics: MetricsDep,
 ) -> SuggestResponse:
-    return suggest_articles(request, suggestions, settings)
+    return suggest_articles(request, suggestions, settings, metrics)
