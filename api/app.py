@@ -7,15 +7,16 @@ from functools import lru_cache
 from importlib.metadata import version
 from pathlib import Path
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy import Engine
 
 from api.deps import ServiceState
-from api.errors import install_error_handlers
+from api.errors import install_error_handlers, refuse_repeated_query_parameters
 from api.metrics import ServiceMetrics
 from api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from api.model_watch import ChampionWatch
+from api.openapi import document_problems
 from api.rate_limit import RateLimiter
 from api.routes import admin, articles, classify, health, labels, records, suggest, text
 from api.schemas import ComponentStatus
@@ -215,6 +216,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         components=lambda: _serving_versions(app), open_days=settings.open_ticket_days
     )
     install_error_handlers(app)
+    document_problems(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes)
     if settings.cors_origins:  # the chat widget's pages, and nothing else
         app.add_middleware(
@@ -228,7 +230,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
 
     app.include_router(health.router)
-    v1 = APIRouter(prefix="/v1")
+    v1 = APIRouter(prefix="/v1", dependencies=[Depends(refuse_repeated_query_parameters)])
     for module in (labels, text, classify, articles, suggest, records, admin):
         v1.include_router(module.router)
     app.include_router(v1)

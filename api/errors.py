@@ -2,6 +2,7 @@
 each saying what went wrong and what to fix."""
 
 import logging
+import re
 from http import HTTPStatus
 from typing import Any
 
@@ -103,16 +104,29 @@ async def _http_handler(request: Request, exc: StarletteHTTPException) -> JSONRe
     detail = exc.detail if isinstance(exc.detail, str) and exc.detail != phrase else None
     if exc.status_code == 404 and detail is None:
         detail = f"No route {request.url.path}. The routes are listed at /docs."
+    headers = dict(getattr(exc, "headers", None) or {})
     if exc.status_code == 405:
         detail = f"{request.method} is not allowed on {request.url.path}; see /docs."
+        allowed = _allowed_methods(request)
+        if allowed:
+            headers["Allow"] = allowed
     return problem_response(
         request,
         exc.status_code,
         phrase.lower().replace(" ", "-"),
         phrase,
         detail or phrase,
-        headers=getattr(exc, "headers", None),
+        headers=headers or None,
     )
+
+
+def _allowed_methods(request: Request) -> str | None:
+    """Every method the path supports (Starlette's 405 names only the first route that matched
+    the path, so GET /v1/articles/{id} would hide PUT and DELETE)."""
+    for template, operations in request.app.openapi().get("paths", {}).items():
+        if re.fullmatch(re.sub(r"\{[^}]+\}", "[^/]+", template), request.url.path):
+            return ", ".join(sorted(method.upper() for method in operations))
+    return None
 
 
 async def _problem_handler(request: Request, exc: ProblemError) -> JSONResponse:
@@ -129,6 +143,22 @@ async def _unexpected_handler(request: Request, exc: Exception) -> JSONResponse:
         "Something failed on our side; nothing in your request needs changing. Quote the "
         "request_id when you report it.",
     )
+
+
+def refuse_repeated_query_parameters(request: Request) -> None:
+    """?offset=1&offset=2: every query parameter takes one value, so a repeated one is refused
+    rather than silently reduced to its last value."""
+    counts: dict[str, int] = {}
+    for name, _value in request.query_params.multi_items():
+        counts[name] = counts.get(name, 0) + 1
+    repeated = sorted(name for name, count in counts.items() if count > 1)
+    if repeated:
+        raise ProblemError(
+            422,
+            "repeated-query-parameter",
+            "A query parameter is repeated",
+            f"{', '.join(repeated)} given more than once; give each query parameter once.",
+        )
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -5,6 +5,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from common.json_types import IsoDateTime
+
 PiiKind = Literal[
     "phone",
     "email",
@@ -20,7 +22,7 @@ PiiKind = Literal[
 class StrictModel(BaseModel):
     """Request bodies refuse unknown fields, so a misspelt field is reported, not ignored."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class Health(BaseModel):
@@ -154,7 +156,7 @@ class ArticleIn(StrictModel):
     tags: list[str] = Field(default_factory=list, max_length=50, examples=[["Zoom", "連携"]])
     language: LanguageCode = "ja"
     url: str = Field("", max_length=2000)
-    updated_at: datetime | None = Field(None, description="ISO 8601 with offset; default now.")
+    updated_at: IsoDateTime | None = Field(None, description="ISO 8601 with offset; default now.")
 
     @field_validator("title", "body", "category")
     @classmethod
@@ -243,7 +245,7 @@ class TicketIn(StrictModel):
         description="SLA plan (free, standard, premium, enterprise by "
         "default); leave out for the configured default.",
     )
-    created_at: datetime | None = Field(
+    created_at: IsoDateTime | None = Field(
         None, description="ISO 8601 with offset; default now. SLA clocks start here."
     )
     requester: str | None = Field(None, max_length=500, description="Who wrote it (not used).")

@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy import Engine, func, select
 
+from common.json_types import IsoDateTime
 from common.labels import LabelSet
 from common.pii import PiiPolicy
 from common.sample_data import JST_OFFSET
@@ -43,7 +44,7 @@ def _in_jst(value: datetime | None) -> datetime | None:
 class ResolvedTicket(BaseModel):
     """One resolved ticket as the API and `madoguchi ingest` accept it."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, strict=True)
 
     ticket_id: str = Field(min_length=1, max_length=128)
     subject: str = Field(default="", max_length=1000)
@@ -53,8 +54,8 @@ class ResolvedTicket(BaseModel):
     language: str | None = Field(default=None, max_length=8)
     labels: dict[str, str] = Field(default_factory=dict)
     resolved_by_article: str | None = Field(default=None, max_length=64)
-    created_at: datetime | None = None
-    resolved_at: datetime | None = None
+    created_at: IsoDateTime | None = None
+    resolved_at: IsoDateTime | None = None
 
     _jst = field_validator("created_at", "resolved_at")(_in_jst)
 
@@ -62,7 +63,7 @@ class ResolvedTicket(BaseModel):
 class FeedbackEvent(BaseModel):
     """One feedback event; which fields it needs depends on its kind (see `problems`)."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, strict=True)
 
     kind: Literal[
         "label_corrected",
@@ -79,7 +80,7 @@ class FeedbackEvent(BaseModel):
     article_id: str | None = Field(default=None, min_length=1, max_length=64)
     query: str | None = Field(default=None, min_length=1, max_length=MAX_TEXT_CHARS)
     actor: str | None = Field(default=None, max_length=128)
-    occurred_at: datetime | None = None
+    occurred_at: IsoDateTime | None = None
 
     _jst = field_validator("occurred_at")(_in_jst)
 

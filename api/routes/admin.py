@@ -4,6 +4,7 @@ from fastapi import APIRouter, status
 
 from api.auth import requires
 from api.deps import StateDep
+from api.openapi import problems
 from api.schemas import (
     ModelRegistryOut,
     PromoteRequest,
@@ -27,6 +28,7 @@ router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[requires("admi
     response_model=TrainingJobOut,
     status_code=status.HTTP_202_ACCEPTED,
     summary="Start `madoguchi train` (challenger vs champion) in the background",
+    responses=problems(409),
 )
 def train(request: TrainRequest, state: StateDep) -> TrainingJobOut:
     return start_training(request, state)
@@ -46,6 +48,7 @@ def models(state: StateDep) -> ModelRegistryOut:
     "/models/triage/promote",
     response_model=ModelRegistryOut,
     summary="Make a version the champion (services swap it in within a second)",
+    responses=problems(404, 409),
 )
 def promote(request: PromoteRequest, state: StateDep) -> ModelRegistryOut:
     return promote_triage(request, state)
@@ -55,6 +58,7 @@ def promote(request: PromoteRequest, state: StateDep) -> ModelRegistryOut:
     "/models/triage/rollback",
     response_model=ModelRegistryOut,
     summary="Serve the previous champion again",
+    responses=problems(409),
 )
 def rollback(request: RollbackRequest, state: StateDep) -> ModelRegistryOut:
     return rollback_triage(request, state)

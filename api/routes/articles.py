@@ -7,6 +7,7 @@ from fastapi import APIRouter, Path, Query, Response
 
 from api.auth import requires
 from api.deps import KnowledgeBaseDep, StateDep
+from api.openapi import problems
 from api.schemas import ARTICLE_ID_PATTERN, ArticleCreate, ArticleIn, ArticleList, ArticleOut
 from api.service import article_not_found, create_article, delete_article, replace_article
 
@@ -26,7 +27,7 @@ def list_articles(
     knowledge_base: KnowledgeBaseDep,
     category: Annotated[str | None, Query(max_length=64, description="Only this category")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,  # a database integer
 ) -> ArticleList:
     articles = knowledge_base.list(category=category, limit=limit, offset=offset)
     return ArticleList(
@@ -53,6 +54,7 @@ def get_article(article_id: ArticleId, knowledge_base: KnowledgeBaseDep) -> Arti
     response_model=ArticleOut,
     status_code=201,
     summary="Create an article",
+    responses=problems(409),
     dependencies=[requires("write")],
 )
 def post_article(request: ArticleCreate, state: StateDep) -> ArticleOut:

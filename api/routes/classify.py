@@ -4,10 +4,11 @@ from fastapi import APIRouter
 
 from api.auth import requires
 from api.deps import LabelsDep, MetricsDep, SettingsDep, TriageDep
+from api.openapi import problems
 from api.schemas import ClassifyBatchRequest, ClassifyBatchResponse, ClassifyResponse, TicketIn
 from api.service import classify_tickets
 
-router = APIRouter(tags=["triage"], dependencies=[requires("read")])
+router = APIRouter(tags=["triage"], dependencies=[requires("read")], responses=problems(503))
 
 
 @router.post(

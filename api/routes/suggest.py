@@ -4,10 +4,11 @@ from fastapi import APIRouter
 
 from api.auth import requires
 from api.deps import MetricsDep, SettingsDep, SuggestionsDep
+from api.openapi import problems
 from api.schemas import SuggestRequest, SuggestResponse
 from api.service import suggest_articles
 
-router = APIRouter(tags=["suggest"], dependencies=[requires("read")])
+router = APIRouter(tags=["suggest"], dependencies=[requires("read")], responses=problems(503))
 
 
 @router.post(
