@@ -6,6 +6,7 @@ refused by design with a problem saying what to fix (an unknown category filter,
 article that does not exist, a resolved-tickets call whose every row is bad). A short run here (MADOGUCHI_FUZZ_EXAMPLES per operation);
 `bench/fuzz.py` runs the long one."""
 
+import json
 import os
 import shutil
 import tempfile
@@ -28,6 +29,9 @@ from retrieval.knowledge_base import KnowledgeBase
 EXAMPLES = int(os.environ.get("MADOGUCHI_FUZZ_EXAMPLES", "8"))
 # make test replays the same examples every run; bench/fuzz.py draws new ones each time
 RANDOM = os.environ.get("MADOGUCHI_FUZZ_RANDOM") == "1"
+REPORT = (
+    Path(os.environ["MADOGUCHI_FUZZ_REPORT"]) if os.environ.get("MADOGUCHI_FUZZ_REPORT") else None
+)
 # The app exists at import so schemathesis can read its schema while collecting; its models
 # load (the lifespan runs) in the fixture below. Its folders are its own: a fresh database,
 # models/ holding only the encoder, and an empty data folder, so a training job the fuzzer
@@ -65,4 +69,9 @@ def running_app(
     derandomize=not RANDOM,
 )
 def test_no_server_errors_and_no_schema_violations(case: schemathesis.Case) -> None:
-    case.call_and_validate(excluded_checks=[positive_data_acceptance])
+    response = case.call()
+    if REPORT:  # bench/fuzz.py counts requests and statuses per operation
+        with REPORT.open("a", encoding="utf-8") as report:
+            line = {"operation": case.operation.label, "status": response.status_code}
+            report.write(json.dumps(line) + "\n")
+    case.validate_response(response, excluded_checks=[positive_data_acceptance])
