@@ -6,17 +6,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from common.json_types import IsoDateTime
-
-PiiKind = Literal[
-    "phone",
-    "email",
-    "postal_code",
-    "address",
-    "my_number",
-    "credit_card",
-    "bank_account",
-    "person_name",
-]
+from common.pii import PiiKind
 
 
 class StrictModel(BaseModel):

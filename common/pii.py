@@ -20,12 +20,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal, get_args
 
 import fugashi
 
 GIVEN_NAMES_FILE = Path(__file__).resolve().parent / "config" / "romanised_given_names.txt"
 
-PII_KINDS = (
+PiiKind = Literal[
     "phone",
     "email",
     "postal_code",
@@ -34,7 +35,8 @@ PII_KINDS = (
     "credit_card",
     "bank_account",
     "person_name",
-)
+]
+PII_KINDS: tuple[str, ...] = get_args(PiiKind)
 # What a masked span is replaced with: the kind stays readable for agents and models.
 MASK_TOKENS = {
     "phone": "<PHONE>",
