@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from cli.main import app
 from common.settings import Settings
-from training.knowledge_gaps import class_keywords, gap_candidates, mask_contact_details
+from training.knowledge_gaps import class_keywords, gap_candidates, representative_text
 
 # Topics data/README.md lists as deliberately without an article, each with words that name it.
 PLANTED_GAPS = {
@@ -33,10 +33,12 @@ def test_class_keywords_prefer_words_distinctive_of_a_cluster() -> None:
     assert "録音" not in keywords[1]
 
 
-def test_contact_details_are_masked_in_representative_tickets() -> None:
-    masked = mask_contact_details("山田です。yamada@example.jp 090-1234-5678 か 03(1234)5678 まで")
-    assert "example.jp" not in masked and "5678" not in masked
-    assert masked.count("[電話番号]") == 2 and "[メール]" in masked
+def test_personal_data_is_masked_in_representative_tickets() -> None:
+    masked = representative_text(
+        "総務部の山田と申します。yamada@example.jp 090-1234-5678 か 03(1234)5678 まで"
+    )
+    assert "example.jp" not in masked and "5678" not in masked and "山田" not in masked
+    assert masked.count("<PHONE>") == 2 and "<EMAIL>" in masked and "<NAME>" in masked
 
 
 def test_only_unanswered_answerable_non_critical_tickets_are_candidates() -> None:

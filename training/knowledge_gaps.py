@@ -8,7 +8,6 @@ Which tickets count: those resolved without an article, of the types an article 
 critical incidents."""
 
 import math
-import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -19,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from common.encoders import Encoder
+from common.pii import mask_pii
 from common.sample_data import JST_OFFSET
 from common.text import content_words
 from retrieval.chunking import chunk_article
@@ -32,9 +32,7 @@ MIN_CLUSTER_SIZE = 2
 KEYWORDS = 6
 REPRESENTATIVES = 3
 TREND_DAYS = 30
-# Stand-in masking until the PII masker (issue 9) exists: e-mail addresses and phone numbers.
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-_PHONE = re.compile(r"(?:\+81[-\s]?|0)\d{1,4}[-\s(]?\d{1,4}[-\s)]?\d{3,4}")
+REPRESENTATIVE_CHARS = 160
 
 
 @dataclass
@@ -50,8 +48,10 @@ class KnowledgeGap:
     representatives: list[str]  # masked opening of the tickets nearest the cluster's centre
 
 
-def mask_contact_details(text: str) -> str:
-    return _PHONE.sub("[電話番号]", _EMAIL.sub("[メール]", text))
+def representative_text(text: str) -> str:
+    """The opening of a ticket as the report shows it: personal data masked (common.pii) before
+    it is cut, so no phone number is left half there."""
+    return mask_pii(text).text[:REPRESENTATIVE_CHARS]
 
 
 def gap_candidates(tickets: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
@@ -166,7 +166,7 @@ def find_gaps(
                 nearest_article_similarity=round(similarity, 4),
                 value=round(value, 4),
                 ticket_ids=[str(candidates[row]["id"]) for row in rows],
-                representatives=[mask_contact_details(texts[row][:160]) for row in closest],
+                representatives=[representative_text(texts[row]) for row in closest],
             )
         )
     return sorted(gaps, key=lambda gap: -gap.value)
