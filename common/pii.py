@@ -486,7 +486,10 @@ def _tagger() -> fugashi.Tagger:
     return fugashi.Tagger()
 
 
-def _tokens(folded: str) -> list[_Token]:
+@lru_cache(maxsize=512)
+def _tokens(folded: str) -> tuple[_Token, ...]:
+    """UniDic tokens with their offsets. Cached: the name rules look at the same text (and the
+    same short candidates) several times in one call."""
     tokens, cursor = [], 0
     for word in _tagger()(folded):
         start = folded.find(word.surface, cursor)
@@ -504,10 +507,10 @@ def _tokens(folded: str) -> list[_Token]:
                 feature.pos3 or "",
             )
         )
-    return tokens
+    return tuple(tokens)
 
 
-def _name_run_before(tokens: list[_Token], index: int, folded: str) -> tuple[int, int] | None:
+def _name_run_before(tokens: Sequence[_Token], index: int, folded: str) -> tuple[int, int] | None:
     """The name ending just before tokens[index]: proper nouns (a family name, a given name),
     katakana joined by ・ or a space; None when what precedes is an ordinary word (お客様,
     ボランティアさん, 院長先生)."""
@@ -537,7 +540,7 @@ def _name_run_before(tokens: list[_Token], index: int, folded: str) -> tuple[int
     return run[0].start, run[-1].end
 
 
-def _followed_by_noun(tokens: list[_Token], index: int, folded: str) -> bool:
+def _followed_by_noun(tokens: Sequence[_Token], index: int, folded: str) -> bool:
     """A name glued to the noun after it names a firm or a clinic (杉浦社会保険労務士法人,
     早川・小松法律事務所)."""
     position = index
