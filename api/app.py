@@ -34,7 +34,7 @@ from retrieval.knowledge_base import KnowledgeBase
 from retrieval.suggest import SuggestionService
 from retrieval.vector_store import faiss_threads
 from triage.model import TRIAGE_MODELS
-from triage.service import TriageService, build_triage_service
+from triage.service import TriageService, build_triage_service, serving_encoder_name
 
 logger = logging.getLogger("madoguchi.api")
 
@@ -56,29 +56,61 @@ def shared_encoder(
     return CachedEncoder(encoder, cache_file, cache_queries=False) if cache_file else encoder
 
 
-def open_knowledge_index(settings: Settings, knowledge_base: KnowledgeBase) -> KnowledgeIndex:
-    encoder = shared_encoder(
-        settings.encoder,
+def _encoder(settings: Settings, encoder_name: str) -> Encoder:
+    return shared_encoder(
+        encoder_name,
         settings.models_dir,
         settings.encoder_batch_size,
         settings.encoder_cache_file if settings.encoder_cache else None,
     )
+
+
+def open_knowledge_index(
+    settings: Settings, knowledge_base: KnowledgeBase, encoder_name: str | None = None
+) -> KnowledgeIndex:
+    """The search index of `encoder_name` (default: the configured encoder), in its own
+    folder (settings.index_dir_for), brought level with the database."""
+    encoder_name = encoder_name or settings.encoder
     # One thread per search: a single query gains nothing from OpenMP, and on a busy machine
     # the thread hand-off costs more than the search (bench/results/ann.md).
     faiss_threads(1)
     return KnowledgeIndex(
-        knowledge_base, encoder, settings.index_dir, settings.vector_index_type
+        knowledge_base,
+        _encoder(settings, encoder_name),
+        settings.index_dir_for(encoder_name),
+        settings.vector_index_type,
     ).open()
 
 
-def open_triage(settings: Settings, engine: Engine) -> TriageService:
-    encoder = shared_encoder(
-        settings.encoder,
-        settings.models_dir,
-        settings.encoder_batch_size,
-        settings.encoder_cache_file if settings.encoder_cache else None,
+def open_triage(
+    settings: Settings, engine: Engine, encoder_name: str | None = None
+) -> TriageService:
+    return build_triage_service(
+        settings, engine, _encoder(settings, encoder_name or settings.encoder)
     )
-    return build_triage_service(settings, engine, encoder)
+
+
+def switch_encoder(state: ServiceState, encoder_name: str) -> None:
+    """Serve a new champion that brings another encoder (a tuned one, or back): open that
+    encoder's index (built beside the serving one by `madoguchi train --tune-encoder`; what it
+    lacks is encoded now) and the triage service on it, then swap them in. Requests already
+    running finish on the objects they started with."""
+    settings = state.settings
+    index = open_knowledge_index(settings, state.knowledge_base, encoder_name)
+    triage = open_triage(settings, state.engine, encoder_name)
+    previous = state.knowledge_index
+    state.knowledge_index = index
+    state.suggestions = SuggestionService(index, settings.language_min_confidence)
+    state.triage = triage
+    state.encoder_name = encoder_name
+    state.retrieval_problem = None
+    index.catch_up()  # writes that landed while it opened
+    if previous is not None:
+        previous.save()
+    fresh = {component.name: component for component in (
+        _retrieval_component(state), _triage_component(state)
+    )}  # fmt: skip
+    state.components = [fresh.get(old.name, old) for old in state.components]
 
 
 def _triage_component(state: ServiceState) -> ComponentStatus:
@@ -153,8 +185,11 @@ def load_service_state(settings: Settings) -> ServiceState:
         training_jobs=TrainingJobs(settings),
         components=components,
     )
+    state.encoder_name = serving_encoder_name(settings)
     try:
-        state.knowledge_index = open_knowledge_index(settings, state.knowledge_base)
+        state.knowledge_index = open_knowledge_index(
+            settings, state.knowledge_base, state.encoder_name
+        )
         state.suggestions = SuggestionService(
             state.knowledge_index, settings.language_min_confidence
         )
@@ -163,7 +198,7 @@ def load_service_state(settings: Settings) -> ServiceState:
         logger.error("answer suggestion unavailable", extra={"reason": state.retrieval_problem})
     components.append(_retrieval_component(state))
     try:
-        state.triage = open_triage(settings, engine)
+        state.triage = open_triage(settings, engine, state.encoder_name)
     except (FileNotFoundError, ValueError) as error:
         state.triage_problem = str(error)
         logger.error("triage unavailable", extra={"reason": state.triage_problem})
@@ -198,6 +233,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 state.triage_registry,
                 settings,
                 on_swap=lambda: _replace_triage_component(state),
+                switch_encoder=lambda name: switch_encoder(state, name),
             ).start()
         yield
         if watch is not None:

@@ -40,6 +40,7 @@ class ServiceState:
     retrieval_problem: str | None = None  # why suggestions are unavailable
     triage: TriageService | None = None
     triage_problem: str | None = None  # why triage is unavailable
+    encoder_name: str = ""  # the encoder triage and answer search share (see serving_encoder_name)
 
 
 def get_state(request: Request) -> ServiceState:

@@ -1,6 +1,8 @@
 """Serving the champion: a background thread polls the triage registry and, when the champion
 changes (promotion or rollback), loads it and swaps the service object in one assignment.
-Requests already running finish on the model they started with, so a swap fails none."""
+Requests already running finish on the model they started with, so a swap fails none. A
+champion trained on another encoder (a tuned one, or back) brings it along: its search index
+and triage service are opened first and swapped in together (`switch_encoder`)."""
 
 import logging
 import threading
@@ -9,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from common.registry import ModelRegistry
 from common.settings import Settings
-from triage.service import load_triage_model
+from triage.service import load_triage_model, serving_encoder_name
 
 if TYPE_CHECKING:
     from api.deps import ServiceState
@@ -25,9 +27,11 @@ class ChampionWatch:
         registry: ModelRegistry,
         settings: Settings,
         on_swap: Callable[[], None] | None = None,
+        switch_encoder: Callable[[str], None] | None = None,
     ) -> None:
         self.state = state
         self.on_swap = on_swap
+        self.switch_encoder = switch_encoder
         self.registry = registry
         self.settings = settings
         self._token = registry.token()
@@ -57,8 +61,15 @@ class ChampionWatch:
             folder = self.registry.champion()
             if service is None or folder is None or folder.name == service.model_version:
                 return False
+            encoder_name = serving_encoder_name(self.settings, folder)
+            if encoder_name != self.state.encoder_name and self.switch_encoder is not None:
+                self.switch_encoder(encoder_name)
+                logger.info("triage model and encoder swapped", extra={
+                    "from": service.model_version, "to": folder.name, "encoder": encoder_name
+                })  # fmt: skip
+                return True
             model = load_triage_model(folder, self.settings, service.model.encoder)
-        except (OSError, ValueError) as error:
+        except (OSError, ValueError, RuntimeError) as error:
             logger.error("champion not loaded; still serving the previous model",
                          extra={"reason": str(error)})  # fmt: skip
             return False

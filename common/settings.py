@@ -157,6 +157,15 @@ class Settings(BaseSettings):
                 ) from error
         return value
 
+    def index_dir_for(self, encoder_name: str) -> Path:
+        """The search index folder of an encoder: index_dir for the configured one, a sibling
+        named after the encoder for any other (a tuned encoder's index is built beside the
+        serving one, so switching to it, or back, re-encodes nothing)."""
+        if encoder_name == self.encoder:
+            return self.index_dir
+        slug = "".join(c if c.isalnum() or c in "-_." else "-" for c in Path(encoder_name).name)
+        return self.index_dir.with_name(f"{self.index_dir.name}-{slug}")
+
     @model_validator(mode="after")
     def _default_database_in_state_dir(self) -> "Settings":
         if not self.database_url:

@@ -296,10 +296,9 @@ def _write_json(path: Path, payload: object) -> None:
     path.write_text(json.dumps(payload, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
 
 
-def export_onnx_int8(folder: Path, work_dir: Path) -> Path:
-    """Export the BertModel to ONNX and quantise its weights to int8, per channel (per-tensor
-    scales cost too much accuracy on this model). Returns the int8 file inside `folder`."""
-    from onnxruntime.quantization import QuantType, quantize_dynamic
+def export_onnx_fp32(folder: Path, destination: Path) -> Path:
+    """Export the folder's BertModel to an ONNX graph (float32) that returns the last hidden
+    state; pooling and normalising stay in the encoder."""
     from transformers import BertModel
 
     class _LastHiddenState(torch.nn.Module):
@@ -312,12 +311,12 @@ def export_onnx_int8(folder: Path, work_dir: Path) -> Path:
 
     model = BertModel.from_pretrained(folder, local_files_only=True).eval()
     example = (torch.tensor([[0, 46692, 12, 6, 2]]), torch.ones(1, 5, dtype=torch.long))
-    fp32_path = work_dir / "model_fp32.onnx"
     dynamic = {0: "batch", 1: "tokens"}
+    destination.parent.mkdir(parents=True, exist_ok=True)
     torch.onnx.export(
         _LastHiddenState(model),
         example,
-        str(fp32_path),
+        str(destination),
         input_names=["input_ids", "attention_mask"],
         output_names=["last_hidden_state"],
         dynamic_axes={
@@ -328,6 +327,15 @@ def export_onnx_int8(folder: Path, work_dir: Path) -> Path:
         opset_version=17,
         dynamo=False,
     )
+    return destination
+
+
+def export_onnx_int8(folder: Path, work_dir: Path) -> Path:
+    """Export the BertModel to ONNX and quantise its weights to int8, per channel (per-tensor
+    scales cost too much accuracy on this model). Returns the int8 file inside `folder`."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    fp32_path = export_onnx_fp32(folder, work_dir / "model_fp32.onnx")
     int8_path = folder / "onnx" / "model_int8.onnx"
     int8_path.parent.mkdir(parents=True, exist_ok=True)
     quantize_dynamic(fp32_path, int8_path, weight_type=QuantType.QInt8, per_channel=True)

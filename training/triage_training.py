@@ -93,12 +93,14 @@ def train_triage_model(
     embedding_max_chars: int | None = EMBEDDING_MAX_CHARS,
     rows: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
     data_description: Mapping[str, Any] | None = None,
+    encoder_name: str | None = None,
 ) -> Path:
     """Train on data_dir/tickets/train.jsonl, calibrate and pick thresholds on valid.jsonl (or
     on `rows` {"train": [...], "valid": [...]}, described in the manifest by
     `data_description`), write the model folder atomically and return its path. `encoder`
-    defaults to the configured one behind the cache. Encoding dominates a first run (about a
-    minute on two cores); with the cache warm the rest takes about half a minute."""
+    (named `encoder_name` in the manifest) defaults to the configured one behind the cache.
+    Encoding dominates a first run (about a minute on two cores); with the cache warm the rest
+    takes about half a minute."""
     started = time.perf_counter()
     report = progress or (lambda _advance, _total: None)
     destination = destination or default_destination(settings)
@@ -141,7 +143,7 @@ def train_triage_model(
         "parent_version": ModelRegistry(settings.models_dir, TRIAGE_MODELS).champion_version(),
         "code_version": version("madoguchi"),
         "encoder": {
-            "name": settings.encoder,
+            "name": encoder_name or settings.encoder,
             "identity": encoder.identity,
             "dimension": encoder.dimension,
             "role": "query",  # texts are encoded with encode_queries

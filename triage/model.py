@@ -311,6 +311,14 @@ def serving_triage_model(models_dir: Path) -> Path | None:
     return ModelRegistry(models_dir, TRIAGE_MODELS).champion() or newest_triage_model(models_dir)
 
 
+def trained_encoder_name(folder: Path) -> str | None:
+    """The encoder a triage model folder was trained on, as the manifest names it
+    (`e5-small-int8`, or `encoders/<version>` for a tuned one); None when it names none."""
+    if not (folder / MANIFEST_NAME).is_file():
+        return None
+    return read_manifest(folder).get("encoder", {}).get("name")
+
+
 def newest_triage_model(models_dir: Path) -> Path | None:
     """The most recent models/triage-<YYYYMMDD-HHMMSS> folder that holds a triage model (the
     layout before the registry)."""

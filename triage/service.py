@@ -15,7 +15,12 @@ from common.labels import LabelSet
 from common.settings import Settings
 from common.text import detect_language
 from triage.classifier import FIELDS, prepare_text, ticket_text
-from triage.model import FieldPrediction, TriageModel, serving_triage_model
+from triage.model import (
+    FieldPrediction,
+    TriageModel,
+    serving_triage_model,
+    trained_encoder_name,
+)
 from triage.priority import PriorityMatrix
 from triage.similar import JST, RecentTickets, SimilarityPolicy, SimilarTicket, SurgeCheck
 from triage.sla import SlaDeadlines, SlaPolicies, UnknownPlanError
@@ -175,12 +180,30 @@ def load_triage_model(folder: Path, settings: Settings, encoder: Encoder) -> Tri
     return model
 
 
+def configured_triage_folder(settings: Settings) -> Path | None:
+    """The model folder the settings pin (settings.triage_model), else the champion."""
+    if settings.triage_model != Path(""):
+        return settings.triage_model
+    return serving_triage_model(settings.models_dir)
+
+
+def serving_encoder_name(settings: Settings, folder: Path | None = None) -> str:
+    """The encoder the service runs: the one the triage model (`folder`, else the configured
+    one) was trained on when that is a folder among the models (a tuned encoder,
+    `encoders/<version>`), else the configured encoder. Triage and answer search share it,
+    so a promoted model trained on a tuned encoder brings its encoder with it."""
+    folder = folder or configured_triage_folder(settings)
+    name = trained_encoder_name(folder) if folder else None
+    if name and name != settings.encoder and (settings.models_dir / name).is_dir():
+        return name
+    return settings.encoder
+
+
 def build_triage_service(settings: Settings, engine: Engine, encoder: Encoder) -> TriageService:
     """The service as configured: the model folder (settings.triage_model, else the champion
     of models/triage/), the default priority matrix and SLA policies, recent tickets in the
     database."""
-    folder = settings.triage_model if settings.triage_model != Path("") else None
-    folder = folder or serving_triage_model(settings.models_dir)
+    folder = configured_triage_folder(settings)
     if folder is None or not (folder / "manifest.json").is_file():
         raise FileNotFoundError(
             f"no triage model in {settings.models_dir} (no champion in models/triage/)"
@@ -199,6 +222,7 @@ def build_triage_service(settings: Settings, engine: Engine, encoder: Encoder) -
             open_days=settings.open_ticket_days,
         ),
         settings.pii_policy,
+        encoder_identity=encoder.identity,
     )
     return TriageService(
         model,

@@ -35,6 +35,8 @@ class RecentTicketRecord(Base):
     type: Mapped[str] = mapped_column(String(32))
     priority: Mapped[str] = mapped_column(String(4))
     vector: Mapped[bytes] = mapped_column(LargeBinary)
+    # identity of the encoder that made `vector`; None for rows from before migration 0004
+    encoder: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
 
 @dataclass(frozen=True)
@@ -90,8 +92,12 @@ class RecentTickets:
         dimension: int,
         policy: SimilarityPolicy | None = None,
         pii: PiiPolicy | None = None,
+        encoder_identity: str | None = None,
     ):
+        """`encoder_identity`: the encoder whose vectors this instance compares; rows made by
+        another encoder (before a switch to a tuned one, or back) are not loaded."""
         migrate_database(engine)
+        self.encoder_identity = encoder_identity
         self.pii = pii or PiiPolicy()
         self._sessions = create_session_factory(engine)
         self.dimension = dimension
@@ -108,6 +114,10 @@ class RecentTickets:
                 session.scalars(
                     select(RecentTicketRecord)
                     .where(RecentTicketRecord.created_at >= since)
+                    .where(
+                        (RecentTicketRecord.encoder == self.encoder_identity)
+                        | RecentTicketRecord.encoder.is_(None)
+                    )
                     .order_by(RecentTicketRecord.id)
                 )
             )
@@ -194,6 +204,7 @@ class RecentTickets:
                         type=type_,
                         priority=priority,
                         vector=np.asarray(vector, dtype=np.float32).tobytes(),
+                        encoder=self.encoder_identity,
                     )
                 )
         with self._lock:
