@@ -126,7 +126,7 @@ def _triage_component(state: ServiceState) -> ComponentStatus:
             f"{name} {value:.2f}" if value is not None else f"{name} never"
             for name, value in thresholds.items()
         )
-        + f"; priority matrix {state.triage.priority_matrix.fingerprint}, "
+        + f"; priority {state.triage.prioritiser.fingerprint}, "
         f"SLA plans {', '.join(state.triage.sla_policies.plans)}",
     )
 

@@ -73,7 +73,7 @@ class ServiceMetrics:
                 self._deadlines.append(
                     (
                         classified_at,
-                        result.priority,
+                        result.priority or "none",
                         result.sla.first_response_due,
                         result.sla.resolution_due,
                     )

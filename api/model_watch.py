@@ -48,7 +48,10 @@ class ChampionWatch:
 
     def _run(self) -> None:
         while not self._stop.wait(POLL_SECONDS):
-            self.check()
+            try:
+                self.check()
+            except Exception:  # the watch must outlive any one bad champion
+                logger.exception("champion watch: the check failed; still serving the previous")
 
     def check(self) -> bool:
         """Swap in the champion if it changed since the last look; returns whether it did."""

@@ -276,8 +276,17 @@ class FieldOut(BaseModel):
 
 
 class PriorityOut(BaseModel):
-    value: str = Field(examples=["P1"])
-    needs_review: bool = Field(description="True when urgency or impact needs review.")
+    value: str | None = Field(
+        examples=["P1"],
+        description="P1-P4 from urgency × impact with the default labels; with a label file "
+        "that names a priority field, that field's value; null when the labels define none.",
+    )
+    sla_level: str | None = Field(
+        None, description="The SLA row (P1-P4) the deadlines below run on; null: no SLA."
+    )
+    needs_review: bool = Field(
+        description="True when a field the priority comes from (urgency, impact) needs review."
+    )
     reason: str
 
 
@@ -309,10 +318,14 @@ class MajorIncidentOut(BaseModel):
 
 class ClassifyResponse(BaseModel):
     ticket_id: str
-    type: FieldOut
-    urgency: FieldOut
-    impact: FieldOut
-    queue: FieldOut
+    fields: dict[str, FieldOut] = Field(
+        description="Every field of the configured label file, by name (the four below with "
+        "the default labels; a deployment's own fields with its own label file)."
+    )
+    type: FieldOut | None = Field(None, description="null when the label file has no `type`.")
+    urgency: FieldOut | None = None
+    impact: FieldOut | None = None
+    queue: FieldOut | None = None
     priority: PriorityOut
     escalation_path: list[str]
     sla: SlaOut

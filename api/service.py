@@ -56,7 +56,6 @@ from records.store import FeedbackError, FeedbackEvent, RecordStore
 from retrieval.knowledge_base import JST, ArticleExistsError, KnowledgeBase
 from retrieval.search import SearchFilters
 from retrieval.suggest import SuggestionService, UnknownFilterValueError
-from triage.classifier import FIELDS
 from triage.model import FieldPrediction
 from triage.service import TicketInput, TriageResult, TriageService
 from triage.sla import UnknownPlanError
@@ -288,9 +287,16 @@ def _classify_response(result: TriageResult, labels: LabelSet) -> ClassifyRespon
     surge = result.surge
     return ClassifyResponse(
         ticket_id=result.ticket_id,
-        **{name: _field_out(name, result.fields[name], labels) for name in FIELDS},
+        fields=(
+            fields := {
+                name: _field_out(name, prediction, labels)
+                for name, prediction in result.fields.items()
+            }
+        ),
+        **{name: fields.get(name) for name in ("type", "urgency", "impact", "queue")},
         priority=PriorityOut(
             value=result.priority,
+            sla_level=result.priority_sla_level,
             needs_review=result.priority_needs_review,
             reason=result.priority_reason,
         ),

@@ -11,6 +11,8 @@ from rich.progress import Progress
 from rich.table import Table
 
 from cli.progress import progress_bar
+from common.encoders import configured_encoder
+from common.labels import LabelSet
 from common.settings import Settings
 from training.triage_evaluation import (
     evaluate_triage,
@@ -27,6 +29,8 @@ from training.triage_training import (
 )
 from triage.classifier import embedding_text, prepare_text
 from triage.model import TRIAGE_MODELS, TriageModel, serving_triage_model
+from triage.priority import Prioritiser
+from triage.service import serving_encoder_name
 
 console = Console(stderr=True, soft_wrap=True)
 
@@ -113,8 +117,9 @@ def eval_triage(
     train split in the same run."""
     settings = _settings()
     try:
+        label_set = LabelSet.from_file(settings.labels_file)
         rows = read_ticket_rows(tickets)
-        train_rows = read_ticket_rows(settings.data_dir / "tickets" / "train.jsonl")
+        train_rows = _baseline_training_rows(settings, label_set)
     except (OSError, ValueError) as error:
         console.print(f"[red]{error}[/red]")
         raise typer.Exit(2) from error
@@ -123,9 +128,15 @@ def eval_triage(
         console.print(f"no triage model in {settings.models_dir}; training one first")
         folder = _train(settings, None)
         register_first_champion(settings, folder)
-    encoder = training_encoder(settings)
+    # the encoder the model was trained on: a tuned one when it names one among the models
+    encoder_name = serving_encoder_name(settings, folder)
+    encoder = (
+        training_encoder(settings)
+        if encoder_name == settings.encoder
+        else configured_encoder(settings, encoder_name)
+    )
     try:
-        loaded = TriageModel.load(folder, encoder=encoder)
+        loaded = TriageModel.load(folder, label_set, encoder=encoder)
     except (OSError, ValueError) as error:
         console.print(f"[red]{error}[/red]")
         raise typer.Exit(2) from error
@@ -138,23 +149,44 @@ def eval_triage(
             lambda advance, _total: progress.advance(task, advance),
         )
     predictions = triage_predictions(rows, loaded, embeddings)
-    result = evaluate_triage(rows, loaded, train_rows, predictions)
+    result = evaluate_triage(rows, loaded, train_rows, predictions, Prioritiser(label_set))
     result["model"] = str(folder)
     _print_result(result)
     if report:
-        written = write_report(result, predictions, report)
+        written = write_report(result, predictions, report, label_set)
         console.print(f"report written to {written}")
     if json_output:
         print(json.dumps(result, ensure_ascii=False))
+
+
+def _baseline_training_rows(settings: Settings, label_set: LabelSet) -> list[dict[str, Any]]:
+    """What the baseline is trained on: the sample train split when it is labelled in the
+    configured taxonomy, else the stored resolved tickets `madoguchi train` trains on."""
+    sample = read_ticket_rows(settings.data_dir / "tickets" / "train.jsonl")
+    fits = [
+        row
+        for row in sample
+        if all(label_set.is_valid(name, row.get(name)) for name in label_set.field_names)
+    ]
+    if fits:
+        return fits
+    from common.storage import create_database_engine
+    from records.store import RecordStore
+    from training.retraining import build_training_data
+
+    engine = create_database_engine(settings.database_url)
+    try:
+        store = RecordStore(engine, label_set, settings.pii_policy)
+        return build_training_data(settings, store, label_set=label_set).train
+    finally:
+        engine.dispose()
 
 
 def _print_result(result: dict[str, Any]) -> None:
     table = Table(
         "field", "macro-F1", "accuracy", "baseline macro-F1", "ECE", "auto-apply prec.", "coverage"
     )
-    for name in ("type", "urgency", "impact", "queue"):
-        if name not in result:
-            continue
+    for name in result.get("fields", []):
         figures, auto = result[name], result[name]["auto_apply"]
         table.add_row(
             name,
@@ -171,7 +203,7 @@ def _print_result(result: dict[str, Any]) -> None:
             f"critical recall {result['urgency']['critical_recall']} "
             f"(precision {result['urgency']['critical_precision']})"
         )
-    if "priority" in result:
+    if "exact" in result.get("priority", {}):
         console.print(
             f"priority exact {result['priority']['exact']}, "
             f"within one level {result['priority']['within_one']}"

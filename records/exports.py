@@ -6,7 +6,7 @@ mix numbers, strings and nulls in one column) and mapped batch by batch."""
 
 import csv
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,6 +20,9 @@ if TYPE_CHECKING:
 
 DEFAULT_MAPPINGS_FILE = Path(__file__).resolve().parent / "config" / "export_mappings.yaml"
 LINE = "__line__"  # the column that carries each record's line number through the dataset
+# `labels: fields` in a mapping: every field of the configured label file, from the column of
+# its own name (or a `labels` object): madoguchi's own formats, whatever the taxonomy.
+LABEL_FILE_FIELDS = "fields"
 csv.field_size_limit(10_000_000)  # exported descriptions can be long
 
 
@@ -32,21 +35,39 @@ class ExportMapping:
     name: str
     detect: list[str]
     columns: dict[str, list[str]]
-    labels: dict[str, str]
+    labels: dict[str, str] | str  # field → column, or LABEL_FILE_FIELDS
     values: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def fits(self, header: set[str]) -> bool:
         return set(self.detect) <= header
 
-    def ticket_row(self, record: Mapping[str, Any]) -> dict[str, Any]:
-        """A record of the export as a ResolvedTicket row (validation happens in the store)."""
+    def ticket_row(
+        self, record: Mapping[str, Any], label_fields: Sequence[str] = ()
+    ) -> dict[str, Any]:
+        """A record of the export as a ResolvedTicket row (validation happens in the store).
+        A mapping whose `labels` is `fields` reads each of `label_fields` (the configured label
+        file's) from the column of that name, or from a `labels` object."""
         row: dict[str, Any] = {}
         for ours, theirs in self.columns.items():
             value = next((record[c] for c in theirs if record.get(c) not in (None, "")), None)
             if value is not None:
                 row[ours] = value if ours != "ticket_id" else str(value)
         labels = {}
-        for label_field, column in self.labels.items():
+        columns = (
+            {name: name for name in label_fields}
+            if self.labels == LABEL_FILE_FIELDS
+            else dict(self.labels)
+        )
+        if self.labels == LABEL_FILE_FIELDS and record.get("labels"):
+            try:
+                nested = json.loads(record["labels"])
+            except (TypeError, json.JSONDecodeError):
+                nested = None
+            if not isinstance(nested, dict):
+                row["labels"] = {"(labels)": "not a JSON object"}  # refused by the store
+                return row
+            record = {**record, **{name: nested.get(name) for name in label_fields}}
+        for label_field, column in columns.items():
             value = record.get(column)
             if value in (None, ""):
                 continue
@@ -72,11 +93,12 @@ def load_mappings(path: Path | None = None) -> dict[str, ExportMapping]:
         }
         if "ticket_id" not in columns or "body" not in columns:
             raise ExportError(f"mapping {name!r} must map at least ticket_id and body")
+        labels = spec.get("labels", {})
         mappings[name] = ExportMapping(
             name,
             list(spec.get("detect", [])),
             columns,
-            dict(spec.get("labels", {})),
+            labels if labels == LABEL_FILE_FIELDS else dict(labels),
             {
                 key: {str(k): str(v) for k, v in value.items()}
                 for key, value in spec.get("values", {}).items()
@@ -168,7 +190,10 @@ def choose_mapping(
 
 
 def ticket_rows(
-    export: ExportFile, mapping: ExportMapping, progress: Callable[[int], None] | None = None
+    export: ExportFile,
+    mapping: ExportMapping,
+    progress: Callable[[int], None] | None = None,
+    label_fields: Sequence[str] = (),
 ) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, resolved-ticket row) for every readable record, in file order, mapped in
     Arrow batches."""
@@ -176,7 +201,7 @@ def ticket_rows(
         count = len(batch[LINE])
         for index in range(count):
             record = {column: values[index] for column, values in batch.items()}
-            yield record[LINE], mapping.ticket_row(record)
+            yield record[LINE], mapping.ticket_row(record, label_fields)
         if progress:
             progress(count)
 
@@ -200,7 +225,7 @@ def ingest_export(
     report.rejected.extend(RowProblem(line, None, [why]) for line, why in export.unreadable)
     lines: list[int] = []
     rows: list[dict[str, Any]] = []
-    for line, row in ticket_rows(export, mapping, progress):
+    for line, row in ticket_rows(export, mapping, progress, store.label_set.field_names):
         lines.append(line)
         rows.append(row)
         if len(rows) >= chunk:

@@ -18,6 +18,8 @@ from common.encoders import OnnxEncoder, OnnxInt8Encoder, configured_encoder, lo
 from common.registry import ModelRegistry
 from common.sample_data import load_articles
 from common.settings import Settings
+from common.storage import create_database_engine
+from retrieval.knowledge_base import KnowledgeBase
 from training.encoder_tuning import (
     TUNED_ENCODERS,
     TuningPair,
@@ -71,9 +73,10 @@ def tuned_models(
     (models / recovered_folder.name).symlink_to(recovered_folder)
     settings = Settings(models_dir=models, encoder_cache_file=encoder_cache_file)
     articles = {article.id: article for article in load_articles(DATA)}
-    rows = read_ticket_rows(DATA / "tickets" / "train.jsonl")[:40]
+    rows = read_ticket_rows(DATA / "tickets" / "train.jsonl")[:80]
     parent = configured_encoder(settings)
     pairs = tuning_pairs(rows, articles, parent)[:24]
+    assert len(pairs) == 24
     tuned = build_tuned_encoder(
         models, recovered_folder, parent, pairs, {"tickets": len(rows)}, minutes=5, epochs=1
     )
@@ -89,7 +92,8 @@ def test_a_tuned_encoder_is_a_self_describing_folder_served_by_its_onnx_graph(
     parent = configured_encoder(settings)
     assert manifest["parent"]["identity"] == parent.identity
     assert manifest["tuning"]["pairs"] == 24
-    assert manifest["tuning"]["steps"] == 2 and not manifest["tuning"]["stopped_by_budget"]
+    tuning = manifest["tuning"]
+    assert tuning["steps"] == tuning["steps_planned"] >= 2 and not tuning["stopped_by_budget"]
     assert len(manifest["tuning"]["data"]["pairs_sha256"]) == 64
     tuned = load_encoder(name, models)
     assert type(tuned) is OnnxEncoder and not isinstance(tuned, OnnxInt8Encoder)
@@ -152,28 +156,34 @@ def test_the_report_shows_ndcg_untuned_and_tuned() -> None:
 def test_the_service_follows_a_champion_onto_its_tuned_encoder_and_back(
     tuned_models: tuple[Path, str],
     triage_model_folder: Path,
-    seeded_settings: Settings,
     encoder_cache_file: Path,
+    tmp_path: Path,
 ) -> None:
     models, name = tuned_models
     registry = ModelRegistry(models, "triage")
     shutil.copytree(triage_model_folder, registry.root / "20260101-000000")
     registry.promote("20260101-000000", "first")
-    settings = seeded_settings.model_copy(update={"models_dir": models})
+    settings = Settings(
+        state_dir=tmp_path / "state", models_dir=models, encoder_cache_file=encoder_cache_file
+    )
+    # 40 articles: switching encoders encodes the knowledge base once more, so keep it small
+    engine = create_database_engine(settings.database_url)
+    KnowledgeBase(engine).upsert_many(load_articles(DATA)[:40])
+    engine.dispose()
     rows = {
         split: read_ticket_rows(DATA / "tickets" / f"{split}.jsonl")[:limit]
-        for split, limit in (("train", 400), ("valid", 120))
+        for split, limit in (("train", 300), ("valid", 100))
     }
     tuned_model = train_triage_model(
         settings,
         registry.root / "20260102-000000",
         encoder=configured_encoder(settings, name),
         rows=rows,
-        data_description={"train": {"tickets": 400}, "valid": {"tickets": 120}},
+        data_description={"train": {"tickets": 300}, "valid": {"tickets": 100}},
         encoder_name=name,
     )
     tuned_identity = load_encoder(name, models).identity
-    question = {"text": "パスワードを忘れてログインできません", "top_k": 3}
+    question = {"text": "登録の確認メールが届きません", "top_k": 3}
     ticket = {"subject": "録音が止まる", "body": "会議の録音が30分くらいで止まってしまいます。"}
 
     def serving(client: TestClient) -> tuple[str, str]:
@@ -182,12 +192,12 @@ def test_the_service_follows_a_champion_onto_its_tuned_encoder_and_back(
         return versions["triage"], versions["search_index"]
 
     def wait_for(client: TestClient, version: str) -> None:
-        deadline = time.monotonic() + 60  # opening the other encoder's index may encode it
+        deadline = time.monotonic() + 120  # opening the other encoder's index may encode it
         while time.monotonic() < deadline:
             if client.post("/v1/classify", json=ticket).json()["model_version"] == version:
                 return
             time.sleep(0.2)
-        raise AssertionError(f"the service did not switch to {version} within 60 s")
+        raise AssertionError(f"the service did not switch to {version} within 120 s")
 
     with TestClient(create_app(settings)) as client:
         first_triage, first_index = serving(client)

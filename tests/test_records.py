@@ -57,7 +57,7 @@ def test_migrations_build_exactly_the_tables_the_code_declares(database_url: str
         differences = compare_metadata(MigrationContext.configure(connection), declared)
         assert differences == []
         assert (
-            connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0003"
+            connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0004"
         )
     engine.dispose()
 

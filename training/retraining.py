@@ -32,18 +32,20 @@ from training.triage_training import (
     train_triage_model,
     training_encoder,
 )
-from triage.classifier import FIELDS, TicketClassifier, TicketFeatures, embedding_text, prepare_text
+from triage.classifier import TicketClassifier, TicketFeatures, embedding_text, prepare_text
 from triage.model import (
     TRIAGE_MODELS,
     TriageModel,
     serving_triage_model,
     trained_encoder_name,
 )
+from triage.priority import Prioritiser
 
 if TYPE_CHECKING:
     from training.encoder_tuning import TuningProgress
 
-PRIMARY_METRIC = ("type", "macro_f1")
+Metric = tuple[str, str]  # (field or "priority" / "retrieval", figure)
+PRIMARY_METRIC: Metric = ("type", "macro_f1")
 # Every other figure the challenger must not lose more than TOLERANCE on.
 GUARDED_METRICS = (
     ("urgency", "macro_f1"),
@@ -57,6 +59,7 @@ GUARDED_METRICS = (
 RETRIEVAL_METRIC = ("retrieval", "hybrid_ndcg@10")
 TOLERANCE = 0.02
 HELD_OUT_SHARE = 0.2  # of the stored resolved tickets: the newest ones are held out
+VALID_SHARE = 0.1  # of them, the next newest calibrate when no sample ticket can
 LEARNING_CURVE_SHARES = (0.25, 0.5, 0.75, 1.0)
 
 
@@ -98,21 +101,48 @@ def _latest_corrections(store: RecordStore) -> dict[tuple[str, str], str]:
     }
 
 
-def _corrected(row: dict[str, Any], corrections: Mapping[tuple[str, str], str]) -> dict[str, Any]:
+def _corrected(
+    row: dict[str, Any], corrections: Mapping[tuple[str, str], str], fields: Sequence[str]
+) -> dict[str, Any]:
     return row | {
-        name: corrections[(row["id"], name)] for name in FIELDS if (row["id"], name) in corrections
+        name: corrections[(row["id"], name)] for name in fields if (row["id"], name) in corrections
     }
+
+
+def _fits(row: Mapping[str, Any], label_set: LabelSet) -> bool:
+    """Whether a ticket carries a value of the taxonomy for every field."""
+    return all(label_set.is_valid(name, row.get(name)) for name in label_set.field_names)
 
 
 def build_training_data(
-    settings: Settings, store: RecordStore, held_out_share: float = HELD_OUT_SHARE
+    settings: Settings,
+    store: RecordStore,
+    held_out_share: float = HELD_OUT_SHARE,
+    label_set: LabelSet | None = None,
 ) -> TrainingData:
+    """Sample tickets plus stored resolved tickets, corrections applied. Only tickets labelled
+    in the configured taxonomy count: with a deployment's own label file the sample tickets
+    (labelled in madoguchi's) are left out and counted, and when no sample ticket is left for
+    `valid`, the newest stored tickets before the held-out ones are used for it."""
+    label_set = label_set or LabelSet.from_file(settings.labels_file)
+    fields = label_set.field_names
     corrections = _latest_corrections(store)
     tickets = settings.data_dir / "tickets"
-    sample = {
-        split: read_ticket_rows(tickets / f"{split}.jsonl") for split in ("train", "valid", "test")
+    sample_files = {
+        split: read_ticket_rows(tickets / f"{split}.jsonl")
+        if (tickets / f"{split}.jsonl").is_file()
+        else []
+        for split in ("train", "valid", "test")
     }
-    sample_ids = {row["id"] for rows in sample.values() for row in rows}
+    sample_ids = {row["id"] for rows in sample_files.values() for row in rows}
+    sample = {
+        split: [
+            row
+            for row in (_corrected(row, corrections, fields) for row in rows)
+            if _fits(row, label_set)
+        ]
+        for split, rows in sample_files.items()
+    }
     stored, incomplete, already_sample = [], 0, 0
     for record in store.resolved_tickets():  # oldest resolution first
         if record.ticket_id in sample_ids:
@@ -121,28 +151,49 @@ def build_training_data(
         row = ticket_row(record)
         for moment in ("created_at", "resolved_at"):  # as in the sample files
             row[moment] = row[moment].isoformat() if row[moment] else None
-        row = _corrected(row, corrections)
-        if all(row.get(name) for name in FIELDS):
+        row = _corrected(row, corrections, fields)
+        if _fits(row, label_set):
             stored.append(row)
         else:
             incomplete += 1
     held_out_count = round(len(stored) * held_out_share)
     older, newest = stored[: len(stored) - held_out_count], stored[len(stored) - held_out_count :]
+    stored_valid: list[dict[str, Any]] = []
+    if not sample["valid"]:
+        valid_count = round(len(stored) * VALID_SHARE)
+        older, stored_valid = older[: len(older) - valid_count], older[len(older) - valid_count :]
     data = TrainingData(
-        train=[_corrected(row, corrections) for row in sample["train"]] + older,
-        valid=[_corrected(row, corrections) for row in sample["valid"]],
-        held_out=[_corrected(row, corrections) for row in sample["test"]] + newest,
+        train=sample["train"] + older,
+        valid=sample["valid"] + stored_valid,
+        held_out=sample["test"] + newest,
     )
+    if not data.train or not data.valid or not data.held_out:
+        raise ValueError(
+            f"not enough tickets labelled in {settings.labels_file.name}: {len(data.train)} to "
+            f"train on, {len(data.valid)} to calibrate on, {len(data.held_out)} held out; "
+            "ingest resolved tickets with these labels first (`madoguchi ingest`)"
+        )
     digest = hashlib.sha256()
     for row in data.train + data.valid:
-        digest.update(json.dumps([row["id"], *(row[name] for name in FIELDS)]).encode())
+        digest.update(json.dumps([row["id"], *(row[name] for name in fields)]).encode())
     data.description = {
-        "train": {"tickets": len(data.train), "sample": len(sample["train"]), "stored": len(older)},
-        "valid": {"tickets": len(data.valid), "sample": len(sample["valid"])},
+        "train": {
+            "tickets": len(data.train),
+            "sample": len(sample["train"]),
+            "stored": len(older),
+        },
+        "valid": {
+            "tickets": len(data.valid),
+            "sample": len(sample["valid"]),
+            "stored": len(stored_valid),
+        },
         "held_out": {
             "tickets": len(data.held_out),
             "sample_test": len(sample["test"]),
             "stored_newest": len(newest),
+        },
+        "sample_skipped": {
+            split: len(sample_files[split]) - len(sample[split]) for split in sample_files
         },
         "stored_skipped": {"incomplete_labels": incomplete, "same_id_as_sample": already_sample},
         "corrections_applied": len(corrections),
@@ -156,13 +207,32 @@ def _figure(result: Mapping[str, Any], metric: tuple[str, str]) -> float | None:
     return None if value is None else float(value)
 
 
+def judged_metrics(label_set: LabelSet) -> tuple[Metric, tuple[Metric, ...]]:
+    """The primary metric and the guarded ones for a taxonomy: type macro-F1 first (else the
+    first field's), every other field's macro-F1, critical recall where urgency has a critical
+    value, and priority within one level where the taxonomy has a priority. For the default
+    label file that is PRIMARY_METRIC and GUARDED_METRICS."""
+    fields = label_set.field_names
+    primary_field = "type" if "type" in fields else fields[0]
+    guarded: list[Metric] = [(name, "macro_f1") for name in fields if name != primary_field]
+    if "urgency" in fields and "critical" in label_set.values("urgency"):
+        guarded.append(("urgency", "critical_recall"))
+    if label_set.priority_mode is not None:
+        guarded.append(("priority", "within_one"))
+    return (primary_field, "macro_f1"), tuple(guarded)
+
+
 def compare(
-    champion: Mapping[str, Any] | None, challenger: Mapping[str, Any], tolerance: float = TOLERANCE
+    champion: Mapping[str, Any] | None,
+    challenger: Mapping[str, Any],
+    tolerance: float = TOLERANCE,
+    primary: Metric = PRIMARY_METRIC,
+    guarded: Sequence[Metric] = GUARDED_METRICS,
 ) -> Verdict:
-    """Promote only when better on PRIMARY_METRIC and not worse than `tolerance` on any
-    GUARDED_METRICS; the reason names the deciding figures."""
+    """Promote only when better on the primary metric and not worse than `tolerance` on any
+    guarded one; the reason names the deciding figures."""
     table = []
-    for metric in (PRIMARY_METRIC, *GUARDED_METRICS, RETRIEVAL_METRIC):
+    for metric in (primary, *guarded, RETRIEVAL_METRIC):
         old = _figure(champion, metric) if champion else None
         new = _figure(challenger, metric)
         if metric == RETRIEVAL_METRIC and new is None:
@@ -203,11 +273,12 @@ def compare(
 def learning_curve(
     data: TrainingData,
     label_set: LabelSet,
-    encoder,
-    max_chars: int | None,  # noqa: ANN001
+    encoder,  # noqa: ANN001
+    max_chars: int | None,
+    field_name: str = "type",
 ) -> list[tuple[int, float]]:
-    """Held-out type macro-F1 of the type classifier fitted on growing shares of the training
-    tickets (uncalibrated: calibration cannot change a predicted label)."""
+    """Held-out macro-F1 of one field's classifier (the primary one) fitted on growing shares
+    of the training tickets (uncalibrated: calibration cannot change a predicted label)."""
     from sklearn.metrics import f1_score
 
     def features(rows: Sequence[Mapping[str, Any]]) -> TicketFeatures:
@@ -216,13 +287,13 @@ def learning_curve(
         return TicketFeatures.build(texts, vectors)
 
     train, held_out = features(data.train), features(data.held_out)
-    truth = [row["type"] for row in data.held_out]
+    truth = [row[field_name] for row in data.held_out]
     order = np.random.default_rng(0).permutation(len(data.train))
     curve = []
     for share in LEARNING_CURVE_SHARES:
         chosen = np.sort(order[: int(len(order) * share)])
-        classifier = TicketClassifier(labels=label_set.values("type"))
-        classifier.fit(train[chosen], [data.train[index]["type"] for index in chosen])
+        classifier = TicketClassifier(labels=label_set.values(field_name))
+        classifier.fit(train[chosen], [data.train[index][field_name] for index in chosen])
         predicted = classifier.predict(held_out)
         curve.append((len(chosen), round(float(f1_score(truth, predicted, average="macro")), 4)))
     return curve
@@ -242,8 +313,9 @@ def write_retraining_report(
     figure, axis = plt.subplots(figsize=(6, 4))
     axis.plot([size for size, _ in curve], [score for _, score in curve], marker="o")
     axis.set_xlabel("training tickets")
-    axis.set_ylabel("held-out type macro-F1")
-    axis.set_title("Learning curve (type)")
+    primary = result.verdict.table[0]["metric"]
+    axis.set_ylabel(f"held-out {primary}")
+    axis.set_title(f"Learning curve ({primary.split('.')[0]})")
     axis.grid(alpha=0.3)
     figure.tight_layout()
     figure.savefig(directory / "learning_curve.png", dpi=110)
@@ -267,7 +339,7 @@ def write_retraining_report(
     ]
     lines += [
         "",
-        f"Primary metric `{'.'.join(PRIMARY_METRIC)}`; tolerance {TOLERANCE} on the others.",
+        f"Primary metric `{verdict.table[0]['metric']}`; tolerance {TOLERANCE} on the others.",
         "",
         "## Data",
         "",
@@ -432,7 +504,9 @@ def retrain(
     label_set = LabelSet.from_file(settings.labels_file)
     engine = create_database_engine(settings.database_url)
     try:
-        data = build_training_data(settings, RecordStore(engine, label_set, settings.pii_policy))
+        data = build_training_data(
+            settings, RecordStore(engine, label_set, settings.pii_policy), label_set=label_set
+        )
     finally:
         engine.dispose()
     if transform_train is not None:
@@ -459,7 +533,11 @@ def retrain(
     )
     challenger = TriageModel.load(folder, label_set, encoder)
     predictions = triage_predictions(data.held_out, challenger)
-    challenger_figures = evaluate_triage(data.held_out, challenger, data.train, predictions)
+    prioritiser = Prioritiser(label_set)
+    primary, guarded = judged_metrics(label_set)
+    challenger_figures = evaluate_triage(
+        data.held_out, challenger, data.train, predictions, prioritiser
+    )
     champion_figures = None
     if champion_folder is not None:
         champion_encoder = (
@@ -467,8 +545,16 @@ def retrain(
             if champion_encoder_name == encoder_name
             else configured_encoder(settings, champion_encoder_name)
         )
-        champion = TriageModel.load(champion_folder, label_set, champion_encoder)
-        champion_figures = evaluate_triage(data.held_out, champion, data.train)
+        try:
+            champion = TriageModel.load(champion_folder, label_set, champion_encoder)
+        except ValueError as error:  # trained for another taxonomy: nothing to compare
+            raise ValueError(
+                f"the champion cannot be judged on these tickets ({error}); promote the "
+                f"challenger {folder.name} by hand once you have read its report"
+            ) from error
+        champion_figures = evaluate_triage(
+            data.held_out, champion, data.train, prioritiser=prioritiser
+        )
         if tune_encoder:
             from training.encoder_tuning import retrieval_figures
 
@@ -484,13 +570,13 @@ def retrain(
         challenger_figures["retrieval"] = {
             "hybrid_ndcg@10": encoder_description["retrieval"]["after"]["all"]["hybrid"]["ndcg@10"]
         }
-    verdict = compare(champion_figures, challenger_figures, tolerance)
+    verdict = compare(champion_figures, challenger_figures, tolerance, primary, guarded)
     if verdict.promote:
         registry.promote(folder.name, verdict.reason)
     else:
         registry.reject(folder.name, verdict.reason)
     report_dir = folder / "report"
-    write_report(challenger_figures, predictions, report_dir / "challenger")
+    write_report(challenger_figures, predictions, report_dir / "challenger", label_set)
     result = RetrainResult(
         folder.name,
         folder,
@@ -500,7 +586,7 @@ def retrain(
         data.description | {"seconds": round(time.perf_counter() - started, 1)},
         {key: value for key, value in encoder_description.items() if key != "losses"},
     )
-    curve = learning_curve(data, label_set, encoder, challenger.embedding_max_chars)
+    curve = learning_curve(data, label_set, encoder, challenger.embedding_max_chars, primary[0])
     write_retraining_report(report_dir, result, curve)
     if "losses" in encoder_description:
         _plot_tuning_loss(encoder_description["losses"], report_dir / "tuning_loss.png")

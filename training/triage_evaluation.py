@@ -19,15 +19,16 @@ from sklearn.svm import LinearSVC
 
 from common.labels import LabelSet
 from common.settings import get_settings
-from triage.classifier import FIELDS, prepare_text, ticket_text
+from triage.classifier import prepare_text, ticket_text
 from triage.model import FieldPrediction, TriageModel
-from triage.priority import PriorityMatrix, priority_distance
+from triage.priority import Prioritiser
 
 ECE_BINS = 15
 
 
 def read_ticket_rows(path: Path) -> list[dict[str, Any]]:
-    """The JSON objects of a JSON Lines file of tickets; each needs a `body`."""
+    """The JSON objects of a JSON Lines file of tickets; each needs a `body`. Labels are
+    top-level fields (the sample files) or a `labels` object (`madoguchi ingest`'s format)."""
     rows = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
@@ -38,6 +39,8 @@ def read_ticket_rows(path: Path) -> list[dict[str, Any]]:
             raise ValueError(f"{path}:{number}: not JSON ({error})") from error
         if not isinstance(row, dict) or not isinstance(row.get("body"), str):
             raise ValueError(f"{path}:{number}: a ticket needs a text `body`")
+        if isinstance(row.get("labels"), dict):  # the resolved-ticket export format
+            row = {"id": row.get("ticket_id")} | row | row["labels"]
         rows.append(row)
     if not rows:
         raise ValueError(f"{path} holds no tickets")
@@ -48,9 +51,9 @@ def row_text(row: Mapping[str, Any]) -> str:
     return ticket_text(str(row.get("subject") or ""), row["body"])
 
 
-def scored_fields(tickets: Sequence[Mapping[str, Any]]) -> list[str]:
-    """The label fields every ticket carries; only those are scored."""
-    return [name for name in FIELDS if all(row.get(name) is not None for row in tickets)]
+def scored_fields(tickets: Sequence[Mapping[str, Any]], fields: Sequence[str]) -> list[str]:
+    """The model's fields that every ticket carries; only those are scored."""
+    return [name for name in fields if all(row.get(name) is not None for row in tickets)]
 
 
 def expected_calibration_error(
@@ -109,20 +112,27 @@ def critical_metrics(truth: Sequence[str], predicted: Sequence[str]) -> dict[str
 
 def priority_metrics(
     tickets: Sequence[Mapping[str, Any]],
-    urgency: Sequence[str],
-    impact: Sequence[str],
-    matrix: PriorityMatrix,
+    chosen: Mapping[str, Sequence[str]],
+    prioritiser: Prioritiser,
 ) -> dict[str, float]:
-    """Share of tickets whose priority from predicted urgency x impact equals the true one, and
-    is at most one level off."""
+    """Share of tickets whose priority from the predicted fields (urgency × impact, or the
+    taxonomy's priority field) equals the true one, and is at most one level off."""
+    names = prioritiser.inputs
     distances = [
-        priority_distance(matrix.priority(row["urgency"], row["impact"]), matrix.priority(u, i))
-        for row, u, i in zip(tickets, urgency, impact, strict=True)
+        prioritiser.distance(
+            prioritiser.priority({name: row[name] for name in names}),
+            prioritiser.priority({name: chosen[name][index] for name in names}),
+        )
+        for index, row in enumerate(tickets)
     ]
     return {
         "exact": round(float(np.mean([d == 0 for d in distances])), 4),
         "within_one": round(float(np.mean([d <= 1 for d in distances])), 4),
     }
+
+
+def _has_priority(prioritiser: Prioritiser, chosen: Mapping[str, Any]) -> bool:
+    return bool(prioritiser.inputs) and all(name in chosen for name in prioritiser.inputs)
 
 
 @dataclass(frozen=True)
@@ -140,8 +150,8 @@ def triage_predictions(
 ) -> list[ScoredTicket]:
     predicted = model.predict([row_text(row) for row in tickets], embeddings)
     return [
-        ScoredTicket({name: row[name] for name in FIELDS if row.get(name) is not None}, fields)
-        for row, fields in zip(tickets, predicted, strict=True)
+        ScoredTicket({name: row[name] for name in fields if row.get(name) is not None}, fields)
+        for row, fields in zip(tickets, predicted, strict=True)  # fields: name → prediction
     ]
 
 
@@ -171,15 +181,16 @@ def evaluate_triage(
     model: TriageModel,
     train_tickets: Sequence[Mapping[str, Any]],
     predictions: Sequence[ScoredTicket] | None = None,
-    matrix: PriorityMatrix | None = None,
+    prioritiser: Prioritiser | None = None,
 ) -> dict[str, Any]:
     """Every figure of the model on `tickets` and of the baseline trained on `train_tickets`.
-    `predictions` (from `triage_predictions`) can be passed to avoid predicting twice."""
+    `predictions` (from `triage_predictions`) can be passed to avoid predicting twice;
+    `prioritiser` (default: the configured label file's) says how priority is found."""
     if predictions is None:
         predictions = triage_predictions(tickets, model)
-    matrix = matrix or PriorityMatrix.from_file(None)
-    fields = scored_fields(tickets)
-    result: dict[str, Any] = {"n": len(tickets)}
+    prioritiser = prioritiser or Prioritiser(LabelSet.from_file(get_settings().labels_file))
+    fields = scored_fields(tickets, list(model.classifiers))
+    result: dict[str, Any] = {"n": len(tickets), "fields": fields}
     chosen: dict[str, list[str]] = {}
     for name in fields:
         truth = [row[name] for row in tickets]
@@ -201,11 +212,14 @@ def evaluate_triage(
         }
         if name == "urgency":
             result[name] |= critical_metrics(truth, chosen[name])
-    if "urgency" in chosen and "impact" in chosen:
-        result["priority"] = priority_metrics(tickets, chosen["urgency"], chosen["impact"], matrix)
+    if _has_priority(prioritiser, chosen):
+        # with a priority field, its figures and the level agreement share one entry
+        result["priority"] = result.get("priority", {}) | priority_metrics(
+            tickets, chosen, prioritiser
+        )
     if "urgency" in fields:
         result["rules"] = rules_effect(predictions)
-    result["baseline"] = _baseline_result(tickets, train_tickets, fields, matrix)
+    result["baseline"] = _baseline_result(tickets, train_tickets, fields, prioritiser)
     return result
 
 
@@ -238,7 +252,7 @@ def _baseline_result(
     tickets: Sequence[Mapping[str, Any]],
     train_tickets: Sequence[Mapping[str, Any]],
     fields: list[str],
-    matrix: PriorityMatrix,
+    prioritiser: Prioritiser,
 ) -> dict[str, Any]:
     predicted = baseline_predictions(tickets, train_tickets, fields)
     baseline: dict[str, Any] = {}
@@ -247,9 +261,9 @@ def _baseline_result(
         baseline[name] = label_metrics(truth, predicted[name])
         if name == "urgency":
             baseline[name] |= critical_metrics(truth, predicted[name])
-    if "urgency" in fields and "impact" in fields:
-        baseline["priority"] = priority_metrics(
-            tickets, predicted["urgency"], predicted["impact"], matrix
+    if _has_priority(prioritiser, predicted):
+        baseline["priority"] = baseline.get("priority", {}) | priority_metrics(
+            tickets, predicted, prioritiser
         )
     return baseline
 
@@ -258,7 +272,10 @@ def _baseline_result(
 
 
 def write_report(
-    result: Mapping[str, Any], predictions: Sequence[ScoredTicket], directory: Path
+    result: Mapping[str, Any],
+    predictions: Sequence[ScoredTicket],
+    directory: Path,
+    label_set: LabelSet | None = None,
 ) -> Path:
     """report.md with a table per field (model and baseline), a confusion matrix PNG per field
     and a reliability diagram PNG (15 bins, top label)."""
@@ -268,7 +285,8 @@ def write_report(
     import matplotlib.pyplot as plt
 
     directory.mkdir(parents=True, exist_ok=True)
-    fields = [name for name in FIELDS if name in result]
+    label_set = label_set or LabelSet.from_file(get_settings().labels_file)
+    fields = list(result.get("fields") or [])
     lines = [
         "# Triage evaluation",
         "",
@@ -311,7 +329,7 @@ def write_report(
                 f"| {setting} | {row['critical_recall']} | {row['critical_precision']} "
                 f"| {row['urgency_macro_f1']} |"
             )
-    if "priority" in result:
+    if "exact" in result.get("priority", {}):
         lines += [
             "",
             f"Priority exact {result['priority']['exact']}, within one level "
@@ -322,7 +340,7 @@ def write_report(
     lines += ["", "## Confusion matrices", ""]
     for name in fields:
         picture = directory / f"confusion_{name}.png"
-        _plot_confusion(plt, predictions, name, picture)
+        _plot_confusion(plt, predictions, name, picture, label_set)
         lines.append(f"![{name}]({picture.name})")
     picture = directory / "reliability.png"
     _plot_reliability(plt, predictions, fields, picture)
@@ -332,11 +350,11 @@ def write_report(
     return report
 
 
-def _plot_confusion(plt, predictions, name: str, path: Path) -> None:  # noqa: ANN001
+def _plot_confusion(plt, predictions, name: str, path: Path, label_set: LabelSet) -> None:  # noqa: ANN001
     truth = [scored.truth[name] for scored in predictions]
     predicted = [scored.predicted[name].value for scored in predictions]
     seen = set(truth) | set(predicted)
-    in_file_order = LabelSet.from_file(get_settings().labels_file).values(name)
+    in_file_order = label_set.values(name) if name in label_set.fields else []
     labels = [label for label in in_file_order if label in seen] + sorted(seen - set(in_file_order))
     counts = confusion_matrix(truth, predicted, labels=labels)
     figure, axes = plt.subplots(figsize=(1.1 * len(labels) + 2.5, 1.0 * len(labels) + 2))

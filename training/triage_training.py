@@ -23,7 +23,6 @@ from training.triage_evaluation import (
     row_text,
 )
 from triage.classifier import (
-    FIELDS,
     TemperatureScaled,
     TicketClassifier,
     TicketFeatures,
@@ -38,7 +37,7 @@ from triage.model import (
     auto_apply_threshold,
     describe_environment,
 )
-from triage.rules import DEFAULT_RULES_FILE, RuleBook
+from triage.rules import RuleBook, rules_file_for
 
 # progress(advance_by, total): total is given once known (as in cli.artifacts).
 Progress = Callable[[int, int | None], None]
@@ -76,7 +75,7 @@ def labelled_rows(path: Path, label_set: LabelSet) -> list[dict[str, Any]]:
     """Tickets of a training file; each needs every field with a value from the label file."""
     rows = read_ticket_rows(path)
     for number, row in enumerate(rows, start=1):
-        for name in FIELDS:
+        for name in label_set.field_names:
             if not label_set.is_valid(name, row.get(name)):
                 raise ValueError(
                     f"{path}: ticket {row.get('id', number)} has {name}={row.get(name)!r}; "
@@ -105,7 +104,9 @@ def train_triage_model(
     report = progress or (lambda _advance, _total: None)
     destination = destination or default_destination(settings)
     label_set = LabelSet.from_file(settings.labels_file)
-    rule_book = RuleBook.from_file(DEFAULT_RULES_FILE, label_set=label_set)
+    rules_file = rules_file_for(label_set)
+    rule_book = RuleBook.from_file(rules_file, label_set=label_set)
+    fields = label_set.field_names
     if rows is None:
         files = {
             split: settings.data_dir / "tickets" / f"{split}.jsonl" for split in ("train", "valid")
@@ -116,7 +117,7 @@ def train_triage_model(
             for split, path in files.items()
         }
     texts = {split: [prepare_text(row_text(row)) for row in rows[split]] for split in rows}
-    steps_after_encoding = len(FIELDS) + 2  # fit each field, then thresholds, then save
+    steps_after_encoding = len(fields) + 2  # fit each field, then thresholds, then save
     report(0, sum(len(split_texts) for split_texts in texts.values()) + steps_after_encoding)
 
     encoder = encoder or training_encoder(settings)
@@ -130,7 +131,7 @@ def train_triage_model(
         for split, split_texts in texts.items()
     }
     classifiers: dict[str, TemperatureScaled] = {}
-    for name in FIELDS:
+    for name in fields:
         classifier = TicketClassifier(labels=label_set.values(name))
         classifier.fit(features["train"], [row[name] for row in rows["train"]])
         classifiers[name] = TemperatureScaled(classifier).fit(
@@ -150,6 +151,7 @@ def train_triage_model(
             "max_chars": embedding_max_chars,  # of each prepared text (None: all of it)
         },
         "labels": {"file": settings.labels_file.name, "fingerprint": label_set.fingerprint},
+        "fields": fields,
         "data": dict(data_description or {}),
         "rules": {
             "fingerprint": rule_book.fingerprint,
@@ -173,10 +175,11 @@ def train_triage_model(
         },
         "environment": describe_environment(),
     }
-    model = TriageModel(classifiers, rule_book, DEFAULT_RULES_FILE, manifest)
+    model = TriageModel(classifiers, rule_book, rules_file, manifest)
     valid_texts = [row_text(row) for row in rows["valid"]]
-    manifest["decision_floors"] = {
-        "urgency": {
+    manifest["decision_floors"] = {}
+    if "urgency" in label_set.fields and "critical" in label_set.values("urgency"):
+        manifest["decision_floors"]["urgency"] = {
             "critical": choose_critical_floor(
                 model.predict_proba(valid_texts, features["valid"].embeddings)["urgency"],
                 [bool(model.rule_book.decisions(text).get("urgency")) for text in texts["valid"]],
@@ -184,10 +187,9 @@ def train_triage_model(
                 list(classifiers["urgency"].classes_),
             )
         }
-    }
     valid_predictions = model.predict(valid_texts, features["valid"].embeddings)
-    manifest["thresholds"] = choose_thresholds(valid_predictions, rows["valid"])
-    manifest["metrics"] = {"valid": valid_metrics(valid_predictions, rows["valid"])}
+    manifest["thresholds"] = choose_thresholds(valid_predictions, rows["valid"], fields)
+    manifest["metrics"] = {"valid": valid_metrics(valid_predictions, rows["valid"], fields)}
     report(1, None)
     manifest["training_seconds"] = round(time.perf_counter() - started, 1)
     model.save(destination)
@@ -259,12 +261,14 @@ def choose_critical_floor(
 
 
 def choose_thresholds(
-    predictions: Sequence[Mapping[str, Any]], rows: Sequence[Mapping[str, Any]]
+    predictions: Sequence[Mapping[str, Any]],
+    rows: Sequence[Mapping[str, Any]],
+    fields: Sequence[str],
 ) -> dict[str, float | None]:
     """Per field, the auto-apply threshold on valid (see triage.model.auto_apply_threshold),
     over the final predictions, rules included."""
     thresholds = {}
-    for name in FIELDS:
+    for name in fields:
         confidences = [prediction[name].confidence for prediction in predictions]
         correct = [p[name].value == row[name] for p, row in zip(predictions, rows, strict=True)]
         threshold = auto_apply_threshold(confidences, correct)
@@ -273,10 +277,12 @@ def choose_thresholds(
 
 
 def valid_metrics(
-    predictions: Sequence[Mapping[str, Any]], rows: Sequence[Mapping[str, Any]]
+    predictions: Sequence[Mapping[str, Any]],
+    rows: Sequence[Mapping[str, Any]],
+    fields: Sequence[str],
 ) -> dict[str, dict[str, Any]]:
     metrics = {}
-    for name in FIELDS:
+    for name in fields:
         truth = [row[name] for row in rows]
         predicted = [prediction[name].value for prediction in predictions]
         confidences = [prediction[name].confidence for prediction in predictions]

@@ -144,7 +144,8 @@ def auto_apply_threshold(
 
 
 class TriageModel:
-    """Predicts type, urgency, impact and queue of tickets, with rules on top."""
+    """Predicts the label file's fields of tickets (type, urgency, impact and queue by
+    default), with rules on top."""
 
     def __init__(
         self,
@@ -287,8 +288,14 @@ class TriageModel:
                 f"{folder} was trained on embeddings of {manifest['encoder']['identity']}, but "
                 f"the encoder given is {encoder.identity}; retrain or configure that encoder"
             )
+        fields = list(manifest.get("fields") or FIELDS)  # models before taxonomies: FIELDS
+        if set(fields) != set(label_set.field_names):
+            raise ValueError(
+                f"{folder} predicts the fields {fields}, but the label file has "
+                f"{label_set.field_names}; retrain for this taxonomy with `madoguchi train`"
+            )
         classifiers = {}
-        for name in FIELDS:
+        for name in fields:
             model = joblib.load(folder / "classifiers" / f"{name}.joblib")
             expected = label_set.values(name)
             if set(model.classes_) != set(expected):  # the order is the model's own concern

@@ -145,3 +145,81 @@ def _read_escalation(document: Any, label_set: LabelSet) -> dict[str, str | None
                 raise ValueError(f"`escalation` loops ({loop}); end the chain with null")
             seen.append(next_queue)
     return {queue: escalation[queue] for queue in queues}
+
+
+class Prioritiser:
+    """How a ticket's priority follows from its predicted fields, by the label file's
+    taxonomy: the urgency × impact matrix (the default: P1-P4, each its own SLA row), a
+    predicted field that is the priority (its values most urgent first, each mapped to an SLA
+    row or to none), or nothing (no priority, no SLA). Escalation follows the matrix file's
+    chain for the default queues; another taxonomy's queue is its own whole path."""
+
+    def __init__(self, label_set: LabelSet, matrix: PriorityMatrix | None = None) -> None:
+        self.mode = label_set.priority_mode
+        self.matrix = matrix
+        if self.mode == "matrix" and matrix is None:
+            self.matrix = PriorityMatrix.from_file(None, label_set=label_set)
+        self.field = label_set.priority.field if label_set.priority else None
+        self.levels: list[str] = (
+            list(PRIORITIES)
+            if self.mode == "matrix"
+            else label_set.values(self.field)
+            if self.field
+            else []
+        )
+        self.sla_levels: dict[str, str] = (
+            {level: level for level in PRIORITIES}
+            if self.mode == "matrix"
+            else dict(label_set.priority.sla_levels)
+            if label_set.priority
+            else {}
+        )
+        self.has_queue_chain = self.matrix is not None and "queue" in label_set.fields
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """The fields the priority is read from."""
+        if self.mode == "matrix":
+            return ("urgency", "impact")
+        return (self.field,) if self.field else ()
+
+    @property
+    def fingerprint(self) -> str:
+        if self.mode == "matrix" and self.matrix is not None:
+            return f"matrix {self.matrix.fingerprint}"
+        return f"field {self.field}" if self.field else "none"
+
+    def priority(self, values: dict[str, str]) -> str | None:
+        if self.mode == "matrix" and self.matrix is not None:
+            return self.matrix.priority(values["urgency"], values["impact"])
+        if self.field:
+            return values[self.field]
+        return None
+
+    def sla_level(self, priority: str | None) -> str | None:
+        """The SLA policy row (P1-P4) a priority's clocks run on; None: no SLA."""
+        return self.sla_levels.get(priority) if priority else None
+
+    def distance(self, first: str, second: str) -> int:
+        """How many levels apart two priorities are; scoring counts 1 as close."""
+        return abs(self.levels.index(first) - self.levels.index(second))
+
+    def explain(self, values: dict[str, str], priority: str | None) -> str:
+        if self.mode == "matrix":
+            return (
+                f"urgency {values['urgency']} × impact {values['impact']} → {priority} "
+                "(priority matrix)"
+            )
+        if self.field:
+            level = self.sla_level(priority)
+            return f"{self.field} {priority} (predicted)" + (
+                f"; SLA as {level}" if level else "; no SLA level configured for it"
+            )
+        return "the label file defines no priority"
+
+    def escalation_path(self, queue: str | None) -> list[str]:
+        if queue is None:
+            return []
+        if self.has_queue_chain and self.matrix is not None:
+            return self.matrix.escalation_path(queue)
+        return [queue]

@@ -20,6 +20,7 @@ from common.labels import LabelSet
 from common.text import normalize
 
 DEFAULT_RULES_FILE = Path(__file__).resolve().parent / "config" / "rules.yaml"
+NO_RULES_FILE = Path(__file__).resolve().parent / "config" / "no_rules.yaml"
 # Sentence ends: Japanese and Latin full stops, question and exclamation marks, line breaks and
 # list bullets (phone memos are bullet lists, one fact per bullet).
 _SENTENCE_END = re.compile(r"(?<=[。．！？!?])|\n|(?=・)|(?<=\. )")
@@ -62,6 +63,21 @@ class RuleMatch:
     @property
     def reason(self) -> str:
         return f"{self.rule.reason_ja} / {self.rule.reason_en}: 「{self.evidence[:120]}」"
+
+
+def rules_file_for(label_set: LabelSet) -> Path:
+    """The rules file a taxonomy names (`rules:` in the label file): the packaged rules when it
+    names none, an empty book for `none`, else its own file (relative to the label file)."""
+    if label_set.rules is None:
+        return DEFAULT_RULES_FILE
+    if label_set.rules.strip().lower() == "none":
+        return NO_RULES_FILE
+    path = Path(label_set.rules).expanduser()
+    if not path.is_absolute() and label_set.source is not None:
+        path = label_set.source.parent / path
+    if not path.is_file():
+        raise ValueError(f"the label file names the rules file {path}, which does not exist")
+    return path
 
 
 class RuleBook:

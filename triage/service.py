@@ -14,14 +14,14 @@ from common.encoders import Encoder
 from common.labels import LabelSet
 from common.settings import Settings
 from common.text import detect_language
-from triage.classifier import FIELDS, prepare_text, ticket_text
+from triage.classifier import prepare_text, ticket_text
 from triage.model import (
     FieldPrediction,
     TriageModel,
     serving_triage_model,
     trained_encoder_name,
 )
-from triage.priority import PriorityMatrix
+from triage.priority import Prioritiser
 from triage.similar import JST, RecentTickets, SimilarityPolicy, SimilarTicket, SurgeCheck
 from triage.sla import SlaDeadlines, SlaPolicies, UnknownPlanError
 
@@ -41,7 +41,8 @@ class TicketInput:
 class TriageResult:
     ticket_id: str
     fields: dict[str, FieldPrediction]
-    priority: str
+    priority: str | None  # P1-P4 by default; a taxonomy's own value; None when it has none
+    priority_sla_level: str | None  # the SLA row (P1-P4) the priority's clocks run on
     priority_needs_review: bool
     priority_reason: str
     escalation_path: list[str]
@@ -58,14 +59,14 @@ class TriageService:
     def __init__(
         self,
         model: TriageModel,
-        priority_matrix: PriorityMatrix,
+        prioritiser: Prioritiser,
         sla_policies: SlaPolicies,
         recent_tickets: RecentTickets | None,
         default_plan: str = "standard",
         language_min_confidence: float = 0.4,
     ) -> None:
         self.model = model
-        self.priority_matrix = priority_matrix
+        self.prioritiser = prioritiser
         self.sla_policies = sla_policies
         self.recent_tickets = recent_tickets
         self.default_plan = default_plan
@@ -77,7 +78,7 @@ class TriageService:
         the service object is atomic, so requests already running finish on the old model."""
         return TriageService(
             model,
-            self.priority_matrix,
+            self.prioritiser,
             self.sla_policies,
             self.recent_tickets,
             self.default_plan,
@@ -115,9 +116,11 @@ class TriageService:
         return results
 
     def _result(self, ticket, plan, cleaned, vector, fields, created_at, pending) -> TriageResult:  # noqa: ANN001
-        urgency, impact = fields["urgency"], fields["impact"]
-        priority = self.priority_matrix.priority(urgency.value, impact.value)
-        sla = self.sla_policies.deadlines(plan, priority, created_at)
+        values = {name: prediction.value for name, prediction in fields.items()}
+        prioritiser = self.prioritiser
+        priority = prioritiser.priority(values)
+        level = prioritiser.sla_level(priority)
+        sla = self.sla_policies.deadlines(plan, level, created_at)
         language = ticket.language or (
             detect_language(cleaned, min_confidence=self.language_min_confidence).language
         )
@@ -127,11 +130,9 @@ class TriageService:
             for name, prediction in fields.items()
             if prediction.decided_by != "model" and prediction.reason
         ]
-        priority_reason = (
-            f"urgency {urgency.value} × impact {impact.value} → {priority} (priority matrix)"
-        )
+        priority_reason = prioritiser.explain(values, priority)
         reasons.append(priority_reason)
-        for name in FIELDS:
+        for name in fields:
             if not fields[name].auto_apply:
                 reasons.append(
                     f"{name} needs review: confidence {fields[name].confidence:.2f} is below "
@@ -152,8 +153,8 @@ class TriageService:
                     ticket_id,
                     ticket.subject or cleaned[:80],
                     created_at,
-                    fields["type"].value,
-                    priority,
+                    values.get("type", ""),
+                    priority or "",
                     vector,
                 )
             )
@@ -161,9 +162,10 @@ class TriageService:
             ticket_id=ticket_id,
             fields=fields,
             priority=priority,
-            priority_needs_review=not (urgency.auto_apply and impact.auto_apply),
+            priority_sla_level=level,
+            priority_needs_review=not all(fields[name].auto_apply for name in prioritiser.inputs),
             priority_reason=priority_reason,
-            escalation_path=self.priority_matrix.escalation_path(fields["queue"].value),
+            escalation_path=prioritiser.escalation_path(values.get("queue")),
             sla=sla,
             reasons=reasons,
             language=language,
@@ -174,8 +176,11 @@ class TriageService:
         )
 
 
-def load_triage_model(folder: Path, settings: Settings, encoder: Encoder) -> TriageModel:
-    model = TriageModel.load(folder, LabelSet.from_file(settings.labels_file), encoder)
+def load_triage_model(
+    folder: Path, settings: Settings, encoder: Encoder, label_set: LabelSet | None = None
+) -> TriageModel:
+    label_set = label_set or LabelSet.from_file(settings.labels_file)
+    model = TriageModel.load(folder, label_set, encoder)
     model.manifest.setdefault("name", folder.name)
     return model
 
@@ -210,7 +215,8 @@ def build_triage_service(settings: Settings, engine: Engine, encoder: Encoder) -
             if folder is None
             else f"{folder} is not a triage model folder"
         )
-    model = load_triage_model(folder, settings, encoder)
+    label_set = LabelSet.from_file(settings.labels_file)
+    model = load_triage_model(folder, settings, encoder, label_set)
     recent = RecentTickets(
         engine,
         encoder.dimension,
@@ -226,7 +232,7 @@ def build_triage_service(settings: Settings, engine: Engine, encoder: Encoder) -
     )
     return TriageService(
         model,
-        PriorityMatrix.from_file(),
+        Prioritiser(label_set),
         SlaPolicies.from_file(),
         recent,
         settings.default_plan,

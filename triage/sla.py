@@ -142,7 +142,7 @@ class BusinessCalendar:
 @dataclass(frozen=True)
 class SlaDeadlines:
     plan: str
-    priority: str
+    priority: str | None
     first_response_due: datetime | None
     resolution_due: datetime | None
     first_response_clock: str | None
@@ -306,11 +306,22 @@ class SlaPolicies:
     def fingerprint(self) -> str:
         return self._fingerprint
 
-    def deadlines(self, plan: str, priority: str, created_at: datetime) -> SlaDeadlines:
+    def deadlines(self, plan: str, priority: str | None, created_at: datetime) -> SlaDeadlines:
         """When the first response and the resolution of a ticket are due (JST), None where the
-        plan promises nothing."""
+        plan promises nothing, or where the ticket has no SLA level (`priority` None: a
+        taxonomy without one, or a priority value mapped to none)."""
         if plan not in self._plans:
             raise UnknownPlanError(f"unknown plan {plan!r}; known plans: {', '.join(self.plans)}")
+        if priority is None:
+            return SlaDeadlines(
+                plan=plan,
+                priority=None,
+                first_response_due=None,
+                resolution_due=None,
+                first_response_clock=None,
+                resolution_clock=None,
+                note="no SLA level for this ticket's priority (see the label file's priority)",
+            )
         check_priority(priority)
         arrival = as_jst(created_at)
         policy = self._plans[plan]
