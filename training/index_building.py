@@ -11,7 +11,7 @@ from common.settings import Settings
 from common.storage import create_database_engine
 from retrieval.index import KnowledgeIndex
 from retrieval.knowledge_base import KnowledgeBase
-from training.retrieval_evaluation import load_retrieval_set
+from training.retrieval_evaluation import sample_retrieval_set
 from training.retrieval_tuning import tune
 
 # progress(advance_by, total): total is given once known.
@@ -37,12 +37,7 @@ def build_knowledge_index(
             seen = done
 
         index.open(progress=encoded)
-        queries = settings.data_dir / "queries"
-        data = load_retrieval_set(
-            settings.data_dir / "kb" / "articles.jsonl",
-            queries / "queries.jsonl",
-            queries / "qrels.jsonl",
-        )
+        data = sample_retrieval_set(settings.data_dir)
         judged = {doc for judgements in data.qrels.values() for doc in judgements}
         if not judged <= set(index.searcher.articles):
             index.save()

@@ -19,6 +19,7 @@ from common.registry import ModelRegistry
 from common.settings import Settings
 from common.storage import create_database_engine
 from records.store import RecordStore, ticket_row
+from training.retrieval_evaluation import sample_retrieval_set
 from training.triage_evaluation import (
     evaluate_triage,
     read_ticket_rows,
@@ -453,7 +454,7 @@ def tune_encoder_for(
     finally:
         engine.dispose()
     pairs = tuning_pairs(data.train, articles, parent)
-    sample = _sample_retrieval_set(settings)
+    sample = sample_retrieval_set(settings.data_dir)
     before = retrieval_figures(parent, sample)
     tuned = build_tuned_encoder(
         settings.models_dir,
@@ -561,7 +562,7 @@ def retrain(
             champion_retrieval = (
                 encoder_description["retrieval"]["before"]
                 if champion_encoder_name == settings.encoder
-                else retrieval_figures(champion_encoder, _sample_retrieval_set(settings))
+                else retrieval_figures(champion_encoder, sample_retrieval_set(settings.data_dir))
             )
             champion_figures["retrieval"] = {
                 "hybrid_ndcg@10": champion_retrieval["all"]["hybrid"]["ndcg@10"]
@@ -591,14 +592,3 @@ def retrain(
     if "losses" in encoder_description:
         _plot_tuning_loss(encoder_description["losses"], report_dir / "tuning_loss.png")
     return result
-
-
-def _sample_retrieval_set(settings: Settings):  # noqa: ANN202 - training.retrieval_evaluation
-    from training.retrieval_evaluation import load_retrieval_set
-
-    queries = settings.data_dir / "queries"
-    return load_retrieval_set(
-        settings.data_dir / "kb" / "articles.jsonl",
-        queries / "queries.jsonl",
-        queries / "qrels.jsonl",
-    )

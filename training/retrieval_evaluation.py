@@ -88,6 +88,14 @@ def load_retrieval_set(corpus: Path, queries: Path, qrels: Path) -> RetrievalSet
     return RetrievalSet(documents, questions, judgements)
 
 
+def sample_retrieval_set(data_dir: Path) -> RetrievalSet:
+    """The sample knowledge base with its chat queries and graded judgements."""
+    queries = data_dir / "queries"
+    return load_retrieval_set(
+        data_dir / "kb" / "articles.jsonl", queries / "queries.jsonl", queries / "qrels.jsonl"
+    )
+
+
 def split_queries(query_ids: list[str], held_out_share: float = 0.5) -> tuple[list[str], list[str]]:
     """A fixed split of queries by hash of the id: (tuning, held out)."""
     tuning, held_out = [], []

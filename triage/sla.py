@@ -312,31 +312,24 @@ class SlaPolicies:
         taxonomy without one, or a priority value mapped to none)."""
         if plan not in self._plans:
             raise UnknownPlanError(f"unknown plan {plan!r}; known plans: {', '.join(self.plans)}")
-        if priority is None:
-            return SlaDeadlines(
-                plan=plan,
-                priority=None,
-                first_response_due=None,
-                resolution_due=None,
-                first_response_clock=None,
-                resolution_clock=None,
-                note="no SLA level for this ticket's priority (see the label file's priority)",
-            )
-        check_priority(priority)
-        arrival = as_jst(created_at)
         policy = self._plans[plan]
-        first_response_due, first_response_clock = self._due(
-            policy.first_response, priority, arrival
-        )
-        resolution_due, resolution_clock = self._due(policy.resolution, priority, arrival)
+        note = policy.note
+        first_response = resolution = (None, None)
+        if priority is None:
+            note = "no SLA level for this ticket's priority (see the label file's priority)"
+        else:
+            check_priority(priority)
+            arrival = as_jst(created_at)
+            first_response = self._due(policy.first_response, priority, arrival)
+            resolution = self._due(policy.resolution, priority, arrival)
         return SlaDeadlines(
             plan=plan,
             priority=priority,
-            first_response_due=first_response_due,
-            resolution_due=resolution_due,
-            first_response_clock=first_response_clock,
-            resolution_clock=resolution_clock,
-            note=policy.note,
+            first_response_due=first_response[0],
+            resolution_due=resolution[0],
+            first_response_clock=first_response[1],
+            resolution_clock=resolution[1],
+            note=note,
         )
 
     def _due(
