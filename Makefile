@@ -4,13 +4,22 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test build install lint check-data clean
+.PHONY: run test test-browser screenshots build install lint check-data clean
 
 run: build
 	$(BIN)/madoguchi serve
 
 test: $(INSTALLED)
 	$(BIN)/python -m pytest
+
+# End-to-end tests of the chat widget, console and dashboard in headless Chromium (Debian's
+# chromium package: apt-get install chromium). They fail, not skip, when it is missing.
+test-browser: $(INSTALLED)
+	MADOGUCHI_REQUIRE_BROWSER=1 $(BIN)/python -m pytest tests/browser
+
+# Screenshots of the widget, console and dashboard (desktop and 375 px) into docs/screenshots/.
+screenshots: $(INSTALLED)
+	$(BIN)/python tests/browser/take_screenshots.py docs/screenshots
 
 build: $(INSTALLED)
 	$(BIN)/madoguchi build

@@ -18,7 +18,19 @@ from api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from api.model_watch import ChampionWatch
 from api.openapi import document_problems
 from api.rate_limit import RateLimiter
-from api.routes import admin, articles, classify, health, labels, records, suggest, text
+from api.routes import (
+    admin,
+    articles,
+    classify,
+    console,
+    health,
+    labels,
+    pages,
+    records,
+    suggest,
+    text,
+    widget,
+)
 from api.schemas import ComponentStatus
 from api.training_jobs import TrainingJobs
 from common import text as text_pipeline
@@ -266,8 +278,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
 
     app.include_router(health.router)
+    app.include_router(pages.router)
     v1 = APIRouter(prefix="/v1", dependencies=[Depends(refuse_repeated_query_parameters)])
-    for module in (labels, text, classify, articles, suggest, records, admin):
+    for module in (labels, text, classify, articles, suggest, records, widget, console, admin):
         v1.include_router(module.router)
     app.include_router(v1)
     return app

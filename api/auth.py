@@ -1,9 +1,9 @@
-"""Who may call what: every /v1 route declares the scope it needs (`read`, `write` or `admin`)
-with `requires(scope)`. With MADOGUCHI_AUTH_REQUIRED on, a call needs an API key holding that
-scope (`Authorization: Bearer mdg_…` or `X-API-Key: mdg_…`): none or an unknown key is 401, a
-key without the scope 403; past MADOGUCHI_RATE_LIMIT_PER_MINUTE calls a minute a key gets 429
-with Retry-After. With authentication off (local use only: `madoguchi serve` then refuses to
-bind anything but loopback) every call is let through, unlimited."""
+"""Who may call what: every /v1 route declares the scope it needs (`widget`, `read`, `write`
+or `admin`) with `requires(scope)`. With MADOGUCHI_AUTH_REQUIRED on, a call needs an API key
+holding that scope (`Authorization: Bearer mdg_…` or `X-API-Key: mdg_…`): none or an unknown
+key is 401, a key without the scope 403; past MADOGUCHI_RATE_LIMIT_PER_MINUTE calls a minute a
+key gets 429 with Retry-After. With authentication off (local use only: `madoguchi serve` then
+refuses to bind anything but loopback) every call is let through, unlimited."""
 
 from typing import Any
 
@@ -21,6 +21,7 @@ class ScopeRequirement:
 
     def __call__(self, request: Request) -> None:
         state = request.app.state.service
+        request.state.api_key = None
         if not state.settings.auth_required:
             return
         token = request.headers.get("x-api-key") or ""
@@ -37,6 +38,7 @@ class ScopeRequirement:
                 "create one with `madoguchi keys create`",
                 headers={"WWW-Authenticate": "Bearer"},
             )
+        request.state.api_key = key
         _limit(state, f"key:{key.id}")
         if not key.allows(self.scope):
             raise ProblemError(
@@ -46,6 +48,13 @@ class ScopeRequirement:
                 f"the key {key.id} ({key.name}) has scope {key.scope}; this call needs "
                 f"{self.scope}",
             )
+
+
+def caller_may(request: Request, scope: str) -> bool:
+    """Whether the caller of a route already let through by `requires` also holds `scope`
+    (always, with authentication off)."""
+    key = getattr(request.state, "api_key", None)
+    return key is None or key.allows(scope)
 
 
 def _limit(state: Any, caller: str) -> None:  # noqa: ANN401 - api.deps.ServiceState

@@ -423,3 +423,146 @@ class PromoteRequest(StrictModel):
 
 class RollbackRequest(StrictModel):
     reason: str = Field("rolled back through the admin API", max_length=500)
+
+
+# --- chat widget, agent console and dashboard ----------------------------------------------
+
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+
+
+class HandoffRequest(StrictModel):
+    """A customer in the chat widget asks for a person: the contact for the reply, their
+    message, and the question they asked the widget first."""
+
+    name: str = Field(min_length=1, max_length=200, description="How the customer is addressed.")
+    email: str = Field(
+        max_length=254, pattern=EMAIL_PATTERN, description="Where the reply goes (name@example.jp)."
+    )
+    message: str = Field(min_length=1, description="What the customer wants a person to know.")
+    question: str | None = Field(
+        None, max_length=5000, description="What they asked the widget before handing over."
+    )
+    language: LanguageCode | None = Field(
+        None, description="The page's language; leave out to detect."
+    )
+    plan: str | None = Field(
+        None, max_length=64, description="SLA plan; leave out for the configured one."
+    )
+    page_url: str | None = Field(None, max_length=1000, description="The help page it came from.")
+
+    @field_validator("name", "message")
+    @classmethod
+    def _has_words(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("is blank; fill it in")
+        return value.strip()
+
+
+class HandoffResponse(BaseModel):
+    """What the customer is told: the ticket's number, its priority and when to expect a reply
+    (null with a plan without SLA, e.g. `free`)."""
+
+    ticket_id: str
+    priority: str | None
+    plan: str
+    first_response_due: datetime | None
+    resolution_due: datetime | None
+    note: str | None = Field(None, description="How the SLA clock runs (business hours etc.).")
+
+
+class HandoffOut(BaseModel):
+    ticket_id: str
+    name: str
+    email: str
+    message: str
+    question: str | None
+    language: str | None
+    plan: str | None
+    page_url: str | None
+    type: str | None
+    priority: str | None
+    first_response_due: datetime | None
+    created_at: datetime
+
+
+class HandoffList(BaseModel):
+    handoffs: list[HandoffOut]
+
+
+class SessionOut(BaseModel):
+    """Who is calling: the key's id, name and scope (`auth_required` false: everyone may do
+    everything, and the key fields are null)."""
+
+    auth_required: bool
+    key_id: str | None
+    name: str | None
+    scope: str
+
+
+class DayVolume(BaseModel):
+    date: str = Field(description="YYYY-MM-DD in JST")
+    total: int
+    by_type: dict[str, int]
+    by_priority: dict[str, int]
+
+
+class ShareOut(BaseModel):
+    count: int = Field(description="How many of `out_of`.")
+    out_of: int
+    share: float | None = Field(description="count / out_of; null when out_of is 0.")
+
+
+class DeadlineAtRisk(BaseModel):
+    ticket_id: str
+    subject: str
+    priority: str
+    clock: Literal["first_response", "resolution"]
+    due: datetime
+    state: Literal["due_soon", "passed"]
+
+
+class KnowledgeGapOut(BaseModel):
+    keywords: list[str]
+    size: int
+    recent: int
+    nearest_article: str | None
+    representatives: list[str]
+
+
+class KnowledgeGapsOut(BaseModel):
+    generated_at: datetime | None = Field(
+        description="When `madoguchi kb-gaps` last ran; null when it never did."
+    )
+    gaps: list[KnowledgeGapOut]
+    handed_over_questions: list[str] = Field(
+        description="The newest questions customers handed over in the window (masked)."
+    )
+
+
+class DashboardOut(BaseModel):
+    window_days: int
+    since: datetime
+    until: datetime
+    tickets: int
+    volumes: list[DayVolume] = Field(description="One row per day, oldest first.")
+    auto_apply: ShareOut = Field(description="Tickets whose every field was applied unreviewed.")
+    auto_apply_by_field: dict[str, ShareOut] = Field(
+        description="For each field, the tickets whose value was applied without review."
+    )
+    auto_apply_decisions: ShareOut = Field(
+        description="Field values applied without review, out of all field values returned."
+    )
+    deflection: ShareOut = Field(
+        description="Widget conversations that ended 「解決しました」 (answered without a person), "
+        "out of those that ended answered or handed over."
+    )
+    handover: ShareOut = Field(description="The same conversations handed over to a person.")
+    sla_at_risk: list[DeadlineAtRisk] = Field(
+        description="Deadlines of tickets classified in the window that pass within "
+        "`due_soon_hours` or have passed, soonest first (we are not told when a ticket is "
+        "answered: these are deadlines, not breaches)."
+    )
+    sla_due_soon: int = Field(description="How many deadlines pass within `due_soon_hours`.")
+    sla_passed: int = Field(description="How many have passed on unresolved tickets.")
+    due_soon_hours: int
+    knowledge_gaps: KnowledgeGapsOut

@@ -368,7 +368,8 @@ def kb_gaps(
 ) -> None:
     """Topics that have tickets but no article: resolved tickets no article answered, clustered,
     named by their keywords, most valuable first (size, distance from the nearest article,
-    growth in the last 30 days), with representative tickets (contact details masked)."""
+    growth in the last 30 days), with representative tickets (contact details masked). The
+    result is also kept for the dashboard (/console/dashboard)."""
     from cli.records_commands import knowledge_gaps
 
     raise typer.Exit(knowledge_gaps(load_settings(), report, sample, json_output))

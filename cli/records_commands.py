@@ -64,6 +64,21 @@ def ingest_file(
     return 1 if report.rejected else 0
 
 
+def save_knowledge_gaps(path: Path, candidates: int, gaps: list[dict]) -> None:
+    """Keep the latest result where the dashboard reads it (settings.knowledge_gaps_file)."""
+    from datetime import datetime, timedelta, timezone
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    saved = {
+        "generated_at": datetime.now(timezone(timedelta(hours=9))).isoformat(timespec="seconds"),
+        "candidates": candidates,
+        "gaps": gaps,
+    }
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(saved, ensure_ascii=False, indent=1), encoding="utf-8")
+    temporary.replace(path)
+
+
 def knowledge_gaps(
     settings: Settings, report: Path | None, include_sample: bool, json_output: bool
 ) -> int:
@@ -96,6 +111,7 @@ def knowledge_gaps(
         encoder = load_encoder(settings.encoder, settings.models_dir, settings.encoder_batch_size)
         gaps = find_gaps(tickets, articles, encoder)
     candidates = len(gap_candidates(tickets))
+    save_knowledge_gaps(settings.knowledge_gaps_file, candidates, gaps_as_json(gaps))
     for rank, gap in enumerate(gaps[:15], start=1):
         console.print(
             f"{rank:>2}. {'、'.join(gap.keywords)}  [dim]{gap.size} tickets, {gap.recent} in the "

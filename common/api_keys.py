@@ -1,9 +1,11 @@
 """API keys: created and revoked with `madoguchi keys`, stored hashed. A key is shown once, when
 it is created: `mdg_<id>_<secret>`; the database keeps the id and the secret's SHA-256 only.
 
-Scopes are ordered: `read` (classify, suggest, look things up) < `write` (articles, feedback,
-resolved tickets) < `admin` (train, promote, roll back); a key holds its scope and every one
-below it."""
+Scopes are ordered: `widget` (what a public chat widget may do: suggest, the customer's own
+feedback, hand over to a person) < `read` (classify, look things up, the console and dashboard)
+< `write` (articles, feedback, resolved tickets) < `admin` (train, promote, roll back); a key
+holds its scope and every one below it. A widget key sits in a public page's source, so it opens
+nothing that shows other customers' tickets."""
 
 import hashlib
 import hmac
@@ -16,7 +18,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from common.storage import Base, create_session_factory, migrate_database
 
-SCOPES = ("read", "write", "admin")
+SCOPES = ("widget", "read", "write", "admin")
 PREFIX = "mdg"
 
 

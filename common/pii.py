@@ -1024,6 +1024,7 @@ MASKABLE_FIELDS = (
     "feedback.query",
     "feedback.actor",
     "recent_ticket.subject",
+    "handoff.message",
     "logs",
 )
 

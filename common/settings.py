@@ -104,6 +104,11 @@ class Settings(BaseSettings):
         description="Origins (https://help.example.jp) whose pages may call the API from a "
         "browser, e.g. the chat widget; JSON list. Empty: none.",
     )
+    demo_widget_key: str = Field(
+        "",
+        description="The key the /demo page puts in its chat widget's script tag; with "
+        "authentication on, create one with `madoguchi keys create --scope widget`.",
+    )
     max_request_bytes: int = Field(
         1_000_000, gt=0, description="Larger request bodies are refused with 413."
     )
@@ -156,6 +161,11 @@ class Settings(BaseSettings):
                     "use e.g. sqlite:///var/madoguchi.db or postgresql+psycopg://user@host/db"
                 ) from error
         return value
+
+    @property
+    def knowledge_gaps_file(self) -> Path:
+        """The latest `madoguchi kb-gaps` result, which the dashboard shows."""
+        return self.state_dir / "knowledge_gaps.json"
 
     def index_dir_for(self, encoder_name: str) -> Path:
         """The search index folder of an encoder: index_dir for the configured one, a sibling

@@ -5,7 +5,7 @@ stopping the good ones."""
 import hashlib
 import unicodedata
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timezone
 from typing import Any, Literal
 
@@ -17,19 +17,21 @@ from common.labels import LabelSet
 from common.pii import PiiPolicy
 from common.sample_data import JST_OFFSET
 from common.storage import create_session_factory, migrate_database
-from records.tables import FeedbackEventRecord, ResolvedTicketRecord
+from records.tables import FeedbackEventRecord, HandoffTicketRecord, ResolvedTicketRecord
 
 JST = timezone(JST_OFFSET)
 MAX_TEXT_CHARS = 100_000
 ID_SLICE = 900  # SQLite's bound-parameter limit
 FEEDBACK_KINDS = (
     "label_corrected",
+    "label_accepted",
     "article_attached",
     "article_dismissed",
     "article_helpful",
     "suggestion_answered",
     "suggestion_handed_over",
 )
+LABEL_KINDS = ("label_corrected", "label_accepted")  # an agent set or confirmed a field's value
 ARTICLE_KINDS = ("article_attached", "article_dismissed", "article_helpful")
 SUGGESTION_KINDS = ("suggestion_answered", "suggestion_handed_over")
 
@@ -67,6 +69,7 @@ class FeedbackEvent(BaseModel):
 
     kind: Literal[
         "label_corrected",
+        "label_accepted",
         "article_attached",
         "article_dismissed",
         "article_helpful",
@@ -87,9 +90,9 @@ class FeedbackEvent(BaseModel):
     def problems(self, label_set: LabelSet) -> list[str]:
         """What this event lacks for its kind, in words a caller can act on."""
         found = []
-        if self.kind == "label_corrected":
+        if self.kind in LABEL_KINDS:
             if not self.ticket_id:
-                found.append("ticket_id: a label correction names the ticket it corrects")
+                found.append(f"ticket_id: {self.kind} names the ticket whose label it sets")
             if not self.field or self.field not in label_set.fields:
                 found.append(f"field: one of {', '.join(label_set.fields)}")
             elif not self.value or not label_set.is_valid(self.field, self.value):
@@ -137,6 +140,24 @@ class IngestReport:
         self.skipped_already_seen += other.skipped_already_seen
         self.skipped_duplicate += other.skipped_duplicate
         self.rejected.extend(other.rejected)
+
+
+@dataclass(frozen=True)
+class HandoffTicket:
+    """A ticket the chat widget created for a customer who asked for a person."""
+
+    ticket_id: str
+    name: str
+    email: str
+    message: str
+    created_at: datetime
+    question: str | None = None
+    language: str | None = None
+    plan: str | None = None
+    page_url: str | None = None
+    type: str | None = None
+    priority: str | None = None
+    first_response_due: datetime | None = None
 
 
 class FeedbackError(ValueError):
@@ -303,9 +324,36 @@ class RecordStore:
             session.add(record)
         return record
 
-    def feedback_events(self, kind: str | None = None) -> list[FeedbackEventRecord]:
+    def feedback_events(
+        self, kind: str | Sequence[str] | None = None, since: datetime | None = None
+    ) -> list[FeedbackEventRecord]:
+        """Events in the order they were stored; only of `kind` (one or several), only those
+        that occurred at or after `since`."""
         with self._sessions() as session:
             query = select(FeedbackEventRecord).order_by(FeedbackEventRecord.id)
             if kind:
-                query = query.where(FeedbackEventRecord.kind == kind)
+                kinds = [kind] if isinstance(kind, str) else list(kind)
+                query = query.where(FeedbackEventRecord.kind.in_(kinds))
+            if since is not None:
+                query = query.where(FeedbackEventRecord.occurred_at >= since)
+            return list(session.scalars(query))
+
+    # --- tickets handed over from the chat widget --------------------------------------------
+
+    def add_handoff(self, handoff: "HandoffTicket") -> HandoffTicketRecord:
+        record = HandoffTicketRecord(
+            **asdict(handoff)
+            | {
+                "message": self.pii.mask("handoff.message", handoff.message) or "",
+                "question": self.pii.mask("handoff.message", handoff.question),
+            }
+        )
+        with self._sessions.begin() as session:
+            session.add(record)
+        return record
+
+    def handoffs(self, limit: int = 50) -> list[HandoffTicketRecord]:
+        """The newest handed-over tickets first."""
+        with self._sessions() as session:
+            query = select(HandoffTicketRecord).order_by(HandoffTicketRecord.id.desc()).limit(limit)
             return list(session.scalars(query))

@@ -51,3 +51,26 @@ class FeedbackEventRecord(Base):
     actor: Mapped[str | None] = mapped_column(String(128))
     occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     stored_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class HandoffTicketRecord(Base):
+    """A ticket the chat widget created when a customer asked for a person: the contact they
+    left (kept as given: it is how the agent answers), their message (masked like other stored
+    text), the question they asked first, and what triage made of it."""
+
+    __tablename__ = "handoff_tickets"
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[str] = mapped_column(String(128), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(254))
+    message: Mapped[str] = mapped_column(Text)
+    question: Mapped[str | None] = mapped_column(Text)
+    language: Mapped[str | None] = mapped_column(String(8))
+    plan: Mapped[str | None] = mapped_column(String(32))
+    page_url: Mapped[str | None] = mapped_column(String(1000))
+    type: Mapped[str | None] = mapped_column(String(64))
+    priority: Mapped[str | None] = mapped_column(String(8))
+    first_response_due: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)

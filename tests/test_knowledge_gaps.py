@@ -72,3 +72,6 @@ def test_kb_gaps_puts_the_planted_topics_on_top(
     report = (tmp_path / "gaps" / "knowledge_gaps.md").read_text(encoding="utf-8")
     assert "| 1 |" in report
     assert re.search(r"[\w.+-]+@[\w-]+\.[\w.-]+", report) is None  # no e-mail address left
+    saved = json.loads(settings.knowledge_gaps_file.read_text(encoding="utf-8"))
+    assert saved["gaps"] == summary["gaps"] and saved["candidates"] == summary["candidates"]
+    assert saved["generated_at"].endswith("+09:00")  # the dashboard shows when it was found

@@ -19,7 +19,7 @@ from common.settings import PROJECT_ROOT, Settings
 from common.storage import Base, create_database_engine, migrate_database
 from records.exports import ExportError, ingest_export, load_mappings, read_export
 from records.store import FeedbackError, FeedbackEvent, RecordStore, content_hash
-from records.tables import FeedbackEventRecord, ResolvedTicketRecord
+from records.tables import FeedbackEventRecord, HandoffTicketRecord, ResolvedTicketRecord
 from retrieval.knowledge_base import ArticleRecord, ChangeRecord, ChunkRecord
 from triage.similar import RecentTicketRecord
 
@@ -50,6 +50,7 @@ def test_migrations_build_exactly_the_tables_the_code_declares(database_url: str
         RecentTicketRecord,
         ResolvedTicketRecord,
         FeedbackEventRecord,
+        HandoffTicketRecord,
         ApiKeyRecord,
     ):
         table.__table__.to_metadata(declared)
@@ -57,7 +58,7 @@ def test_migrations_build_exactly_the_tables_the_code_declares(database_url: str
         differences = compare_metadata(MigrationContext.configure(connection), declared)
         assert differences == []
         assert (
-            connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0004"
+            connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0005"
         )
     engine.dispose()
 

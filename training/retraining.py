@@ -18,7 +18,7 @@ from common.labels import LabelSet
 from common.registry import ModelRegistry
 from common.settings import Settings
 from common.storage import create_database_engine
-from records.store import RecordStore, ticket_row
+from records.store import LABEL_KINDS, RecordStore, ticket_row
 from training.retrieval_evaluation import sample_retrieval_set
 from training.triage_evaluation import (
     evaluate_triage,
@@ -94,10 +94,10 @@ class RetrainResult:
 
 
 def _latest_corrections(store: RecordStore) -> dict[tuple[str, str], str]:
-    """(ticket id, field) → the value an agent last set."""
+    """(ticket id, field) → the value an agent last set (corrected, or accepted as predicted)."""
     return {
         (event.ticket_id, event.field): event.value
-        for event in store.feedback_events("label_corrected")
+        for event in store.feedback_events(LABEL_KINDS)
         if event.ticket_id and event.field and event.value
     }
 

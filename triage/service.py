@@ -22,7 +22,14 @@ from triage.model import (
     trained_encoder_name,
 )
 from triage.priority import Prioritiser
-from triage.similar import JST, RecentTickets, SimilarityPolicy, SimilarTicket, SurgeCheck
+from triage.similar import (
+    JST,
+    NewRecentTicket,
+    RecentTickets,
+    SimilarityPolicy,
+    SimilarTicket,
+    SurgeCheck,
+)
 from triage.sla import SlaDeadlines, SlaPolicies, UnknownPlanError
 
 
@@ -149,13 +156,19 @@ class TriageService:
                     f"last {surge.window_minutes} minutes"
                 )
             pending.append(
-                (
-                    ticket_id,
-                    ticket.subject or cleaned[:80],
-                    created_at,
-                    values.get("type", ""),
-                    priority or "",
-                    vector,
+                NewRecentTicket(
+                    ticket_id=ticket_id,
+                    subject=ticket.subject or cleaned[:80],
+                    created_at=created_at,
+                    type=values.get("type", ""),
+                    priority=priority or "",
+                    vector=vector,
+                    channel=ticket.channel,
+                    auto_applied=tuple(
+                        name for name, prediction in fields.items() if prediction.auto_apply
+                    ),
+                    first_response_due=sla.first_response_due,
+                    resolution_due=sla.resolution_due,
                 )
             )
         return TriageResult(

@@ -12,7 +12,7 @@ fall below 0.93, so 0.92 lists neighbours worth a look and 0.94 counts as the sa
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 
 import numpy as np
@@ -37,6 +37,12 @@ class RecentTicketRecord(Base):
     vector: Mapped[bytes] = mapped_column(LargeBinary)
     # identity of the encoder that made `vector`; None for rows from before migration 0004
     encoder: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # for the dashboard (migration 0005); None for rows from before it
+    channel: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # names of the fields confident enough to apply without a person, comma-separated
+    auto_applied: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    first_response_due: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    resolution_due: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 @dataclass(frozen=True)
@@ -66,6 +72,24 @@ class SimilarityPolicy:
     surge_window_minutes: int = 30  # ... within this many minutes
     open_days: int = 14
     max_similar: int = 5
+
+
+@dataclass(frozen=True)
+class NewRecentTicket:
+    """A ticket just classified, as it is kept: what similarity needs (id, subject, time, type,
+    priority, vector) and what the dashboard counts (channel, the fields applied without a
+    person, SLA deadlines)."""
+
+    ticket_id: str
+    subject: str
+    created_at: datetime
+    type: str
+    priority: str
+    vector: np.ndarray
+    channel: str | None = None
+    auto_applied: tuple[str, ...] | None = None
+    first_response_due: datetime | None = None
+    resolution_due: datetime | None = None
 
 
 @dataclass
@@ -187,27 +211,43 @@ class RecentTickets:
         )
         return similar, surge
 
-    def add(self, tickets: list[tuple[str, str, datetime, str, str, np.ndarray]]) -> None:
-        """Record tickets (id, subject, created_at, type, priority, vector) in one transaction;
-        subjects are kept masked (they are listed to other callers as similar tickets)."""
+    def add(self, tickets: list[NewRecentTicket]) -> None:
+        """Record tickets in one transaction; subjects are kept masked (they are listed to
+        other callers as similar tickets)."""
         tickets = [
-            (ticket_id, self.pii.mask("recent_ticket.subject", subject[:500]) or "", *rest)
-            for ticket_id, subject, *rest in tickets
+            replace(
+                ticket,
+                subject=self.pii.mask("recent_ticket.subject", ticket.subject[:500]) or "",
+                created_at=_as_jst(ticket.created_at),
+            )
+            for ticket in tickets
         ]
         with self._sessions.begin() as session:
-            for ticket_id, subject, created_at, type_, priority, vector in tickets:
+            for ticket in tickets:
                 session.add(
                     RecentTicketRecord(
-                        ticket_id=ticket_id,
-                        subject=subject[:500],
-                        created_at=_as_jst(created_at),
-                        type=type_,
-                        priority=priority,
-                        vector=np.asarray(vector, dtype=np.float32).tobytes(),
+                        ticket_id=ticket.ticket_id,
+                        subject=ticket.subject[:500],
+                        created_at=ticket.created_at,
+                        type=ticket.type,
+                        priority=ticket.priority,
+                        vector=np.asarray(ticket.vector, dtype=np.float32).tobytes(),
                         encoder=self.encoder_identity,
+                        channel=ticket.channel,
+                        auto_applied=None
+                        if ticket.auto_applied is None
+                        else ",".join(ticket.auto_applied),
+                        first_response_due=ticket.first_response_due,
+                        resolution_due=ticket.resolution_due,
                     )
                 )
         with self._lock:
-            for ticket_id, subject, created_at, type_, priority, vector in tickets:
-                entry = _Entry(ticket_id, subject[:500], _as_jst(created_at), type_, priority)
-                self._append(entry, np.asarray(vector, dtype=np.float32))
+            for ticket in tickets:
+                entry = _Entry(
+                    ticket.ticket_id,
+                    ticket.subject[:500],
+                    ticket.created_at,
+                    ticket.type,
+                    ticket.priority,
+                )
+                self._append(entry, np.asarray(ticket.vector, dtype=np.float32))

@@ -8,7 +8,7 @@ from api.openapi import problems
 from api.schemas import SuggestRequest, SuggestResponse
 from api.service import suggest_articles
 
-router = APIRouter(tags=["suggest"], dependencies=[requires("read")], responses=problems(503))
+router = APIRouter(tags=["suggest"], dependencies=[requires("widget")], responses=problems(503))
 
 
 @router.post(
