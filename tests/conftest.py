@@ -1,8 +1,10 @@
 """Shared fixtures: settings pointing at a temporary database, the default encoder folder (built
 once into models/ when missing), and a client of the real app."""
 
+import sqlite3
 import uuid
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -70,11 +72,26 @@ def settings(tmp_path: Path, encoder_cache_file: Path) -> Settings:
     )
 
 
-@pytest.fixture
-def seeded_settings(settings: Settings) -> Settings:
-    engine = create_database_engine(settings.database_url)
-    KnowledgeBase(engine).upsert_many(load_articles(settings.data_dir))
+@pytest.fixture(scope="session")
+def seeded_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite database holding the sample knowledge base, made once per run (chunking and
+    tokenising 250 articles takes seconds); tests get a copy."""
+    path = tmp_path_factory.mktemp("seeded") / "madoguchi.db"
+    engine = create_database_engine(f"sqlite:///{path}")
+    KnowledgeBase(engine).upsert_many(load_articles(Settings().data_dir))
     engine.dispose()
+    return path
+
+
+@pytest.fixture
+def seeded_settings(settings: Settings, seeded_database: Path) -> Settings:
+    """Settings whose own database starts as a copy of the seeded one."""
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    with (
+        closing(sqlite3.connect(seeded_database)) as source,
+        closing(sqlite3.connect(settings.state_dir / "madoguchi.db")) as copy,
+    ):
+        source.backup(copy)
     return settings
 
 
