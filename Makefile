@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test test-browser screenshots build install lint check-data clean
+.PHONY: run test test-browser test-scale screenshots build install lint check-data clean
 
 run: build
 	$(BIN)/madoguchi serve
@@ -16,6 +16,13 @@ test: $(INSTALLED)
 # chromium package: apt-get install chromium). They fail, not skip, when it is missing.
 test-browser: $(INSTALLED)
 	MADOGUCHI_REQUIRE_BROWSER=1 $(BIN)/python -m pytest tests/browser
+
+# Scale-out: two API processes on one PostgreSQL database (a write through one is searchable
+# through the other within a second) and the retrieval suite again with vectors in Milvus
+# (milvus-lite, in process).
+test-scale: $(INSTALLED)
+	$(BIN)/python -m pytest tests/scale -rP
+	MADOGUCHI_VECTOR_BACKEND=milvus $(BIN)/python -m pytest tests/test_retrieval.py tests/test_vector_stores.py
 
 # Screenshots of the widget, console and dashboard (desktop and 375 px) into docs/screenshots/.
 screenshots: $(INSTALLED)

@@ -41,7 +41,7 @@ from common.registry import ModelRegistry
 from common.settings import Settings, get_settings
 from common.storage import create_database_engine
 from records.store import RecordStore
-from retrieval.index import KnowledgeIndex
+from retrieval.index import KnowledgeIndex, store_factory_for
 from retrieval.knowledge_base import KnowledgeBase
 from retrieval.suggest import SuggestionService
 from retrieval.vector_store import faiss_threads
@@ -91,6 +91,7 @@ def open_knowledge_index(
         _encoder(settings, encoder_name),
         settings.index_dir_for(encoder_name),
         settings.vector_index_type,
+        store_factory=store_factory_for(settings),
     ).open()
 
 
@@ -157,7 +158,8 @@ def _retrieval_component(state: ServiceState) -> ComponentStatus:
         ready=True,
         version=described["encoder"],
         detail=f"{described['chunks']} chunks of {described['articles']} articles, "
-        f"{described['index_type']} index; answer threshold {described['answer_threshold']:.2f}"
+        f"{described['engine']} {described['index_type']} index; "
+        f"answer threshold {described['answer_threshold']:.2f}"
         + ("" if described["decision_fitted"] else " (not fitted: every question is handed over)"),
     )
 

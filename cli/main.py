@@ -63,6 +63,15 @@ def load_settings(**overrides: object) -> Settings:
 def serve(
     host: Annotated[str | None, typer.Option(help="Bind address [default: 127.0.0.1]")] = None,
     port: Annotated[int | None, typer.Option(help="Port [default: 8000]")] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Worker processes. Each loads the models (about 1 GB) and keeps its own search "
+            "index level with the database's change log, so a write through one is found by "
+            "every other on its next search.",
+        ),
+    ] = 1,
 ) -> None:
     """Serve the HTTP API (OpenAPI docs at /docs)."""
     import uvicorn
@@ -83,7 +92,18 @@ def serve(
         f"madoguchi on http://{settings.host}:{settings.port}  (docs: /docs, ready: /ready)"
         + ("" if settings.auth_required else "  [yellow]authentication OFF (local only)[/yellow]")
     )
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None)
+    if workers == 1:
+        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None)
+        return
+    # each worker process builds its own app from the same MADOGUCHI_* environment
+    uvicorn.run(
+        "api.app:create_app",
+        factory=True,
+        workers=workers,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+    )
 
 
 def is_loopback(host: str) -> bool:

@@ -44,7 +44,7 @@ def import_articles(settings: Settings, path: Path, index: bool, json_output: bo
             )
         indexed = None
         if index and written:
-            from retrieval.index import KnowledgeIndex
+            from retrieval.index import KnowledgeIndex, store_factory_for
 
             with _progress("indexing") as progress:
                 task = progress.add_task("index", total=None)
@@ -53,6 +53,7 @@ def import_articles(settings: Settings, path: Path, index: bool, json_output: bo
                     encoder_for(settings),
                     settings.index_dir,
                     settings.vector_index_type,
+                    store_factory=store_factory_for(settings),
                 ).open(
                     progress=lambda done, total: progress.update(task, completed=done, total=total)
                 )
@@ -99,12 +100,26 @@ def evaluate_retrieval(
 
     data = load_retrieval_set(corpus, queries, qrels)
     encoder = encoder_for(settings, encoder_name)
+    store = None
+    if settings.vector_backend == "milvus":  # a collection of its own, never the serving one
+        from retrieval.milvus_store import MilvusVectorStore, choose_milvus_index_type
+
+        store = MilvusVectorStore(
+            settings.milvus_address,
+            encoder.dimension,
+            encoder.identity,
+            choose_milvus_index_type(settings.milvus_index_type, len(data.corpus)),
+            prefix=f"{settings.milvus_collection_prefix}_eval",
+            token=settings.milvus_token,
+            fresh=True,
+        )
     with _progress(f"encoding {len(data.corpus)} documents") as progress:
         task = progress.add_task("encode", total=None)
         searcher = build_searcher(
             data.corpus,
             encoder,
             progress=lambda done, total: progress.update(task, completed=done, total=total),
+            store=store,
         )
     with _progress(f"searching {len(data.queries)} queries") as progress:
         task = progress.add_task("search", total=len(data.queries))
@@ -123,6 +138,9 @@ def evaluate_retrieval(
     }
     result["fusion"] = tuning.report["chosen_fusion"]
     result["encoder"] = encoder.identity
+    result["vector_store"] = (
+        store.describe() if store is not None else {"engine": "faiss", "index_type": "flat"}
+    )
     result["queries"] = {
         "all": len(data.queries),
         "in_scope": len(data.in_scope),

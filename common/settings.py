@@ -64,6 +64,25 @@ class Settings(BaseSettings):
         "auto",
         description="auto: exact search below 50,000 chunks, HNSW above; or force one.",
     )
+    vector_backend: Literal["faiss", "milvus"] = Field(
+        "faiss",
+        description="Where chunk vectors live: FAISS in the index folder (one box), or Milvus "
+        "(milvus_uri), shared by every worker.",
+    )
+    milvus_uri: str = Field(
+        "",
+        description="A Milvus server (http://milvus:19530) or a file path for milvus-lite in "
+        "this process; empty means state_dir/milvus.db.",
+    )
+    milvus_token: str = Field("", description="user:password or an API token for Milvus.")
+    milvus_index_type: Literal["auto", "flat", "hnsw", "ivf_flat"] = Field(
+        "auto", description="auto: exact search below 50,000 chunks, HNSW above."
+    )
+    milvus_collection_prefix: str = Field(
+        "madoguchi_chunks",
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,200}$",
+        description="Collections are named <prefix>_<hash of the encoder>.",
+    )
     triage_model: Path = Field(
         Path(""),
         description="A triage model folder to pin; empty serves the champion of models/triage/ "
@@ -161,6 +180,11 @@ class Settings(BaseSettings):
                     "use e.g. sqlite:///var/madoguchi.db or postgresql+psycopg://user@host/db"
                 ) from error
         return value
+
+    @property
+    def milvus_address(self) -> str:
+        """milvus_uri, or the milvus-lite file in state_dir when it is empty."""
+        return self.milvus_uri or str(self.state_dir / "milvus.db")
 
     @property
     def knowledge_gaps_file(self) -> Path:

@@ -8,25 +8,56 @@ fusion weights and the answer-or-hand-over decision with its threshold."""
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
 from common.encoders import Encoder
+from common.settings import Settings
+from common.storage import artifact_folder, read_manifest, write_manifest
 from retrieval.decision import UNFITTED, AnswerDecision
 from retrieval.keyword import KeywordAnalyzer
 from retrieval.knowledge_base import KnowledgeBase, StoredChunk
+from retrieval.milvus_store import MilvusVectorStore, milvus_store_factory
 from retrieval.search import ArticleFacets, Fusion, HybridSearcher, SearchChunk
-from retrieval.vector_store import FaissVectorStore, choose_index_type
+from retrieval.vector_store import FaissVectorStore, VectorStore, choose_index_type
 
 logger = logging.getLogger(__name__)
 DEFAULT_FUSION = Fusion("mix", 0.4)
 ENCODE_BATCH = 64
 Progress = Callable[[int, int], None]
+StoreFactory = Callable[[Encoder, int], VectorStore]
+
+
+def store_factory_for(settings: Settings) -> StoreFactory | None:
+    """The configured vector engine: None for FAISS in the index folder, else a factory that
+    opens the encoder's Milvus collection."""
+    if settings.vector_backend != "milvus":
+        return None
+    return milvus_store_factory(
+        settings.milvus_address,
+        settings.milvus_index_type,
+        settings.milvus_collection_prefix,
+        settings.milvus_token,
+    )
+
+
+@contextmanager
+def _folder_lock(folder: Path) -> Iterator[None]:
+    """One writer at a time across processes (several workers on one box share the folder)."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with (folder.parent / f".{folder.name}.lock").open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _search_chunk(chunk: StoredChunk) -> SearchChunk:
@@ -43,12 +74,16 @@ class KnowledgeIndex:
         folder: Path,
         index_type: str = "auto",
         save_every_seconds: float = 60.0,
+        store_factory: StoreFactory | None = None,
     ) -> None:
+        """`store_factory` opens another vector engine's store for the encoder (Milvus:
+        retrieval.milvus_store); without one the vectors live in FAISS in `folder`."""
         self.knowledge_base = knowledge_base
         self.encoder = encoder
         self.folder = folder
         self.index_type = index_type
         self.save_every_seconds = save_every_seconds
+        self.store_factory = store_factory
         self.analyzer: KeywordAnalyzer = knowledge_base.analyzer
         self.searcher = HybridSearcher(encoder, self.analyzer, fusion=DEFAULT_FUSION)
         self.decision: AnswerDecision = UNFITTED
@@ -67,7 +102,15 @@ class KnowledgeIndex:
             self.knowledge_base.upsert_many(list(self.knowledge_base.all_articles()))
         head = self.knowledge_base.last_change()
         store = None
-        if (self.folder / "manifest.json").is_file():
+        chunks = [_search_chunk(chunk) for chunk in self.knowledge_base.chunks()]
+        articles = self._facets({chunk.article_id for chunk in chunks})
+        if self.store_factory is not None:
+            store = self.store_factory(self.encoder, len(chunks))  # its vectors live there
+            if (self.folder / "manifest.json").is_file():
+                manifest = read_manifest(self.folder)
+                if manifest.get("encoder") == self.encoder.identity:
+                    self._restore_tuning(manifest)
+        elif (self.folder / "manifest.json").is_file():
             try:
                 store, manifest = FaissVectorStore.load(self.folder)
             except (OSError, ValueError, RuntimeError) as error:
@@ -77,8 +120,6 @@ class KnowledgeIndex:
                     logger.info("index made with another encoder, rebuilding")
                     store = None
                 self._restore_tuning(manifest)
-        chunks = [_search_chunk(chunk) for chunk in self.knowledge_base.chunks()]
-        articles = self._facets({chunk.article_id for chunk in chunks})
         if store is None:
             store = FaissVectorStore(
                 self.encoder.dimension, choose_index_type(self.index_type, len(chunks))
@@ -158,19 +199,31 @@ class KnowledgeIndex:
         return len(changed)
 
     def save(self) -> None:
-        """Persist vectors, the last change applied and the tuning, atomically."""
+        """Persist vectors, the last change applied and the tuning, atomically. With another
+        engine (Milvus) the vectors are already stored there: the folder keeps the rest."""
         store = self.searcher.store
-        if not isinstance(store, FaissVectorStore):
-            return
-        with self._sync_lock:
-            store.save(
-                self.folder,
-                encoder=self.encoder.identity,
-                analyzer=self.analyzer.fingerprint,
-                last_applied_change=self.last_applied_change,
-                articles=len(self.searcher.articles),
-                tuning=self.tuning,
-            )
+        fields = {
+            "encoder": self.encoder.identity,
+            "analyzer": self.analyzer.fingerprint,
+            "last_applied_change": self.last_applied_change,
+            "articles": len(self.searcher.articles),
+            "tuning": self.tuning,
+        }
+        with self._sync_lock, _folder_lock(self.folder):
+            if isinstance(store, FaissVectorStore):
+                store.save(self.folder, **fields)
+            elif isinstance(store, MilvusVectorStore):
+                with artifact_folder(self.folder) as staging:
+                    write_manifest(
+                        staging,
+                        "vector-index",
+                        dimension=store.dimension,
+                        count=len(store),
+                        **store.describe(),
+                        **fields,
+                    )
+            else:
+                return
             self._dirty_since = None
 
     def set_tuning(self, fusion: Fusion, decision: AnswerDecision, report: dict) -> None:
@@ -184,6 +237,7 @@ class KnowledgeIndex:
         return {
             "chunks": len(store),
             "articles": len(self.searcher.articles),
+            "engine": "milvus" if isinstance(store, MilvusVectorStore) else "faiss",
             "index_type": getattr(store, "index_type", type(store).__name__),
             "encoder": self.encoder.identity,
             "last_applied_change": self.last_applied_change,

@@ -20,7 +20,7 @@ from common.settings import Settings
 from common.storage import create_database_engine
 from retrieval.chunking import chunk_article
 from retrieval.decision import FEATURE_NAMES, AnswerDecision
-from retrieval.index import KnowledgeIndex
+from retrieval.index import KnowledgeIndex, store_factory_for
 from retrieval.keyword import BM25Index, KeywordAnalyzer, TermDictionary
 from retrieval.knowledge_base import KnowledgeBase
 from retrieval.search import ArticleFacets, SearchChunk, SearchFilters, snippet
@@ -339,7 +339,8 @@ def test_index_catches_up_with_writes_it_missed(slice_settings: Settings) -> Non
         slice_settings.encoder_batch_size,
         slice_settings.encoder_cache_file,
     )
-    index = KnowledgeIndex(knowledge_base, encoder, slice_settings.index_dir).open()
+    folder, engine_of = slice_settings.index_dir, store_factory_for(slice_settings)
+    index = KnowledgeIndex(knowledge_base, encoder, folder, store_factory=engine_of).open()
     chunks_before = len(index.searcher.store)
     knowledge_base.create(
         Article(
@@ -355,7 +356,7 @@ def test_index_catches_up_with_writes_it_missed(slice_settings: Settings) -> Non
     assert index.catch_up() == 2
     assert "kb-0006" not in index.searcher.articles and "kb-9001" in index.searcher.articles
     index.save()
-    reopened = KnowledgeIndex(knowledge_base, encoder, slice_settings.index_dir).open()
+    reopened = KnowledgeIndex(knowledge_base, encoder, folder, store_factory=engine_of).open()
     assert len(reopened.searcher.store) == len(index.searcher.store) != chunks_before
     assert set(reopened.searcher.store.ids()) == {chunk.id for chunk in knowledge_base.chunks()}
     engine.dispose()

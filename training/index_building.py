@@ -9,7 +9,7 @@ from pathlib import Path
 from common.encoders import Encoder
 from common.settings import Settings
 from common.storage import create_database_engine
-from retrieval.index import KnowledgeIndex
+from retrieval.index import KnowledgeIndex, store_factory_for
 from retrieval.knowledge_base import KnowledgeBase
 from training.retrieval_evaluation import sample_retrieval_set
 from training.retrieval_tuning import tune
@@ -28,7 +28,13 @@ def build_knowledge_index(
     try:
         knowledge_base = KnowledgeBase(engine)
         report(0, knowledge_base.chunk_count())
-        index = KnowledgeIndex(knowledge_base, encoder, folder, settings.vector_index_type)
+        index = KnowledgeIndex(
+            knowledge_base,
+            encoder,
+            folder,
+            settings.vector_index_type,
+            store_factory=store_factory_for(settings),
+        )
         seen = 0
 
         def encoded(done: int, _total: int) -> None:

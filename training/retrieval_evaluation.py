@@ -18,6 +18,7 @@ from retrieval.chunking import chunk_article
 from retrieval.decision import decision_features
 from retrieval.keyword import KeywordAnalyzer
 from retrieval.search import METHODS, ArticleFacets, Fusion, HybridSearcher, SearchChunk
+from retrieval.vector_store import VectorStore
 
 ANSWER_RELEVANCE = 2  # a top article of relevance >= 2 answers the question (3 fully, 2 mostly)
 
@@ -110,9 +111,11 @@ def build_searcher(
     encoder: Encoder,
     analyzer: KeywordAnalyzer | None = None,
     progress: Callable[[int, int], None] | None = None,
+    store: VectorStore | None = None,
 ) -> HybridSearcher:
+    """A searcher over `corpus`; its vectors in `store` (default: exact FAISS in memory)."""
     analyzer = analyzer or KeywordAnalyzer()
-    searcher = HybridSearcher(encoder, analyzer)
+    searcher = HybridSearcher(encoder, analyzer, store=store)
     chunks: list[SearchChunk] = []
     for article in corpus.values():
         for chunk in chunk_article(article):
