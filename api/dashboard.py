@@ -18,7 +18,7 @@ from api.schemas import (
     KnowledgeGapsOut,
     ShareOut,
 )
-from common.storage import create_session_factory
+from common.storage import create_session_factory, stored_in_jst
 from records.store import RecordStore
 from records.tables import ResolvedTicketRecord
 from triage.similar import JST, RecentTicketRecord
@@ -27,13 +27,6 @@ DUE_SOON = timedelta(hours=4)
 MAX_AT_RISK = 20
 MAX_GAPS = 5
 MAX_HANDED_OVER_QUESTIONS = 8
-
-
-def _jst(moment: datetime | None) -> datetime | None:
-    """SQLite hands stored times back without their offset (they were written in JST)."""
-    if moment is None:
-        return None
-    return moment.replace(tzinfo=JST) if moment.tzinfo is None else moment.astimezone(JST)
 
 
 def _share(count: int, out_of: int) -> ShareOut:
@@ -97,8 +90,8 @@ def build_dashboard(
     per_field = dict.fromkeys(field_names, 0)
     at_risk: list[DeadlineAtRisk] = []
     for ticket in tickets:
-        created = _jst(ticket.created_at)
-        row = volumes.get(created.date()) if created else None
+        created = stored_in_jst(ticket.created_at)
+        row = volumes.get(created.date())
         if row is not None:
             row.total += 1
             row.by_type[ticket.type or "none"] = row.by_type.get(ticket.type or "none", 0) + 1
@@ -112,10 +105,11 @@ def build_dashboard(
                 per_field[name] += 1
         if ticket.ticket_id in resolved:
             continue
-        for clock, due in (
-            ("first_response", _jst(ticket.first_response_due)),
-            ("resolution", _jst(ticket.resolution_due)),
+        for clock, stored in (
+            ("first_response", ticket.first_response_due),
+            ("resolution", ticket.resolution_due),
         ):
+            due = stored and stored_in_jst(stored)
             if due is None or due - until > DUE_SOON:
                 continue
             at_risk.append(

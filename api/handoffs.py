@@ -9,6 +9,7 @@ from api.errors import ProblemError
 from api.metrics import ServiceMetrics
 from api.schemas import HandoffList, HandoffOut, HandoffRequest, HandoffResponse
 from common.settings import Settings
+from common.storage import stored_in_jst
 from records.store import FeedbackEvent, HandoffTicket, RecordStore
 from triage.service import TicketInput, TriageService
 from triage.similar import JST
@@ -88,13 +89,6 @@ def hand_over(
     )
 
 
-def _jst(moment: datetime | None) -> datetime | None:
-    """SQLite hands stored times back without their offset (they were written in JST)."""
-    if moment is None:
-        return None
-    return moment.replace(tzinfo=JST) if moment.tzinfo is None else moment.astimezone(JST)
-
-
 def list_handoffs(records: RecordStore, limit: int) -> HandoffList:
     return HandoffList(
         handoffs=[
@@ -109,8 +103,10 @@ def list_handoffs(records: RecordStore, limit: int) -> HandoffList:
                 page_url=record.page_url,
                 type=record.type,
                 priority=record.priority,
-                first_response_due=_jst(record.first_response_due),
-                created_at=_jst(record.created_at),
+                first_response_due=(
+                    record.first_response_due and stored_in_jst(record.first_response_due)
+                ),
+                created_at=stored_in_jst(record.created_at),
             )
             for record in records.handoffs(limit)
         ]

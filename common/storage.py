@@ -9,13 +9,15 @@ import threading
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, sessionmaker
+
+JST = timezone(timedelta(hours=9))
 
 MANIFEST_NAME = "manifest.json"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -68,6 +70,12 @@ def migrate_database(engine: Engine) -> None:
 
 def create_session_factory(engine: Engine) -> sessionmaker:
     return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def stored_in_jst(moment: datetime) -> datetime:
+    """A time read back from the database, in JST: SQLite hands back the stored JST wall time
+    without its offset; PostgreSQL hands back UTC."""
+    return moment.replace(tzinfo=JST) if moment.tzinfo is None else moment.astimezone(JST)
 
 
 def redact_database_url(database_url: str) -> str:

@@ -23,16 +23,11 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, sessionmaker
 
 from common.sample_data import JST_OFFSET, Article
-from common.storage import Base, create_session_factory, migrate_database
+from common.storage import Base, create_session_factory, migrate_database, stored_in_jst
 from retrieval.chunking import chunk_article
 from retrieval.keyword import KeywordAnalyzer
 
 JST = timezone(JST_OFFSET)
-
-
-def _as_jst(moment: datetime) -> datetime:
-    """SQLite hands back the stored JST wall time without its offset; PostgreSQL hands back UTC."""
-    return moment.replace(tzinfo=JST) if moment.tzinfo is None else moment.astimezone(JST)
 
 
 class ArticleRecord(Base):
@@ -56,7 +51,7 @@ class ArticleRecord(Base):
             tags=self.tags,
             language=self.language,
             url=self.url,
-            updated_at=_as_jst(self.updated_at),
+            updated_at=stored_in_jst(self.updated_at),
         )
 
 
@@ -172,7 +167,7 @@ class KnowledgeBase:
 
     def _write(self, session, article: Article) -> None:  # noqa: ANN001 - a Session
         fields = article.model_dump()
-        fields["updated_at"] = _as_jst(article.updated_at)
+        fields["updated_at"] = stored_in_jst(article.updated_at)
         session.merge(ArticleRecord(**fields))
         session.execute(delete(ChunkRecord).where(ChunkRecord.article_id == article.id))
         for chunk in chunk_article(article):

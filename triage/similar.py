@@ -21,7 +21,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from common.pii import PiiPolicy
 from common.sample_data import JST_OFFSET
-from common.storage import Base, create_session_factory, migrate_database
+from common.storage import Base, create_session_factory, migrate_database, stored_in_jst
 
 
 class RecentTicketRecord(Base):
@@ -104,11 +104,6 @@ class _Entry:
 JST = timezone(JST_OFFSET)
 
 
-def _as_jst(moment: datetime) -> datetime:
-    """SQLite hands back the stored JST wall time without its offset; PostgreSQL hands back UTC."""
-    return moment.replace(tzinfo=JST) if moment.tzinfo is None else moment.astimezone(JST)
-
-
 class RecentTickets:
     def __init__(
         self,
@@ -150,7 +145,7 @@ class RecentTickets:
                 _Entry(
                     record.ticket_id,
                     record.subject,
-                    _as_jst(record.created_at),
+                    stored_in_jst(record.created_at),
                     record.type,
                     record.priority,
                 ),
@@ -218,7 +213,7 @@ class RecentTickets:
             replace(
                 ticket,
                 subject=self.pii.mask("recent_ticket.subject", ticket.subject[:500]) or "",
-                created_at=_as_jst(ticket.created_at),
+                created_at=stored_in_jst(ticket.created_at),
             )
             for ticket in tickets
         ]
