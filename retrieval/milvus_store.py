@@ -27,6 +27,7 @@ MILVUS_INDEX_TYPES = ("flat", "hnsw", "ivf_flat")
 ENCODER_PROPERTY = "madoguchi.encoder"
 ID_BATCH = 16_384  # Milvus's largest query window
 WRITE_BATCH = 2_000
+FLUSH_AFTER = 1_000  # rows in one add() that make it a bulk load (see add)
 
 
 @lru_cache(maxsize=8)
@@ -178,6 +179,10 @@ class MilvusVectorStore:
                     )
                 ]
                 self._client.upsert(self.collection, rows)
+            if len(ids) >= FLUSH_AFTER:
+                # a bulk load: seal it into indexed segments now; left in the growing segment,
+                # milvus-lite scans it row by row (0.5 s a query at 100k rows, 0.09 s sealed)
+                self._client.flush(self.collection)
 
     def remove(self, ids: np.ndarray) -> None:
         ids = np.asarray(ids, dtype=np.int64)
