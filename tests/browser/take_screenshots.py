@@ -14,7 +14,7 @@ import tempfile
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import httpx
+import httpx2
 from playwright.sync_api import sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -58,7 +58,7 @@ def _send_traffic(url: str, settings: Settings) -> None:
             "ticket_id": row["id"], "subject": row.get("subject", ""), "body": row["body"],
             "channel": row.get("channel", "email"), "created_at": created.isoformat(),
         })  # fmt: skip
-    with httpx.Client(base_url=url, timeout=120) as client:
+    with httpx2.Client(base_url=url, timeout=120) as client:
         client.post("/v1/classify/batch", json={"tickets": tickets}).raise_for_status()
         queries = [
             json.loads(line) for line in (settings.data_dir / "queries" / "queries.jsonl").open()

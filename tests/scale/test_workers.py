@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 
 from common.sample_data import load_articles
@@ -55,9 +55,9 @@ def _wait_ready(url: str, process: subprocess.Popen, log: Path, seconds: float =
         if process.poll() is not None:
             raise RuntimeError(f"worker exited: {log.read_text()[-2000:]}")
         try:
-            if httpx.get(f"{url}/ready", timeout=2).status_code == 200:
+            if httpx2.get(f"{url}/ready", timeout=2).status_code == 200:
                 return
-        except httpx.HTTPError:
+        except httpx2.HTTPError:
             pass
         time.sleep(0.5)
     raise RuntimeError(f"worker not ready within {seconds} s: {log.read_text()[-2000:]}")
@@ -99,7 +99,7 @@ def two_workers(
 
 
 def _suggested(url: str) -> list[str]:
-    answer = httpx.post(f"{url}/v1/suggest", json=QUESTION, timeout=10).json()
+    answer = httpx2.post(f"{url}/v1/suggest", json=QUESTION, timeout=10).json()
     return [article["id"] for article in answer["articles"]]
 
 
@@ -117,13 +117,13 @@ def test_a_write_through_one_worker_is_found_through_the_other_within_a_second(
 ) -> None:
     worker_a, worker_b = two_workers
     assert ARTICLE["id"] not in _suggested(worker_b)
-    created = httpx.post(f"{worker_a}/v1/articles", json=ARTICLE, timeout=30)
+    created = httpx2.post(f"{worker_a}/v1/articles", json=ARTICLE, timeout=30)
     assert created.status_code == 201, created.text
     seen_after = _seconds_until(lambda: ARTICLE["id"] in _suggested(worker_b))
     print(f"worker B suggested the article {seen_after * 1000:.0f} ms after worker A stored it")
     assert seen_after <= WITHIN_SECONDS
 
-    deleted = httpx.delete(f"{worker_b}/v1/articles/{ARTICLE['id']}", timeout=30)
+    deleted = httpx2.delete(f"{worker_b}/v1/articles/{ARTICLE['id']}", timeout=30)
     assert deleted.status_code == 204, deleted.text
     gone_after = _seconds_until(lambda: ARTICLE["id"] not in _suggested(worker_a))
     print(f"worker A stopped suggesting it {gone_after * 1000:.0f} ms after worker B deleted it")
