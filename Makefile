@@ -4,13 +4,19 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test test-browser test-scale screenshots build install lint check-data clean
+.PHONY: run test test-long test-browser test-scale screenshots build install lint check-data clean
 
 run: build
 	$(BIN)/madoguchi serve
 
 test: $(INSTALLED)
 	$(BIN)/python -m pytest
+
+# The two suites that take minutes each: encoder tuning end to end (tune, export, serve, follow
+# the champion onto the tuned encoder and back) and three SIGKILLs of a serving process while
+# clients write. Kept out of `make test` so that it stays under 15 minutes; CI runs them.
+test-long: $(INSTALLED)
+	$(BIN)/python -m pytest tests/long
 
 # End-to-end tests of the chat widget, console and dashboard in headless Chromium (Debian's
 # chromium package: apt-get install chromium). They fail, not skip, when it is missing.
