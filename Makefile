@@ -24,11 +24,17 @@ test-browser: $(INSTALLED)
 	MADOGUCHI_REQUIRE_BROWSER=1 $(BIN)/python -m pytest tests/browser
 
 # Scale-out: two API processes on one PostgreSQL database (a write through one is searchable
-# through the other within a second) and the retrieval suite again with vectors in Milvus
-# (milvus-lite, in process).
+# through the other within a second); the API, tenancy and learning-loop suites again with every
+# database on a real PostgreSQL server; the retrieval and tenancy suites again with vectors in
+# Milvus (milvus-lite, in process). PostgreSQL missing is a failure here, not a skip.
+API_AND_LEARNING_TESTS := tests/test_api.py tests/test_triage_api.py tests/test_auth.py \
+	tests/test_console_api.py tests/test_api_bad_input.py tests/test_tenancy.py \
+	tests/test_metrics.py tests/test_records.py tests/test_retraining.py tests/test_model_registry.py
 test-scale: $(INSTALLED)
-	$(BIN)/python -m pytest tests/scale -rP
-	MADOGUCHI_VECTOR_BACKEND=milvus $(BIN)/python -m pytest tests/test_retrieval.py tests/test_vector_stores.py
+	MADOGUCHI_REQUIRE_POSTGRES=1 $(BIN)/python -m pytest tests/scale -rP
+	MADOGUCHI_TEST_DATABASE=postgresql $(BIN)/python -m pytest $(API_AND_LEARNING_TESTS)
+	MADOGUCHI_VECTOR_BACKEND=milvus $(BIN)/python -m pytest tests/test_retrieval.py \
+		tests/test_vector_stores.py tests/test_tenancy.py
 
 # Screenshots of the widget, console and dashboard (desktop and 375 px) into docs/screenshots/.
 screenshots: $(INSTALLED)

@@ -32,6 +32,7 @@ from api.routes import (
     widget,
 )
 from api.schemas import ComponentStatus
+from api.tenancy import TenantStates
 from api.training_jobs import TrainingJobs
 from common import text as text_pipeline
 from common.api_keys import KeyStore
@@ -164,10 +165,11 @@ def _retrieval_component(state: ServiceState) -> ComponentStatus:
     )
 
 
-def load_service_state(settings: Settings) -> ServiceState:
+def load_service_state(settings: Settings, server: ServiceState | None = None) -> ServiceState:
     """Load everything the routes need, once: labels, the text pipeline's dictionary and
-    language models, the database and its knowledge base."""
-    labels_ = LabelSet.from_file(settings.labels_file)
+    language models, the database and its knowledge base. For a tenant other than the default,
+    `server` is the default tenant's state, whose labels, keys and rate limits are shared."""
+    labels_ = server.labels if server else LabelSet.from_file(settings.labels_file)
     text_pipeline.warm_up()
     engine = create_database_engine(settings.database_url)
     components = [
@@ -193,17 +195,20 @@ def load_service_state(settings: Settings) -> ServiceState:
         engine=engine,
         knowledge_base=KnowledgeBase(engine),
         records=RecordStore(engine, labels_, settings.pii_policy),
-        triage_registry=ModelRegistry(settings.models_dir, TRIAGE_MODELS),
-        api_keys=KeyStore(engine),
-        rate_limiter=RateLimiter(settings.rate_limit_per_minute),
+        triage_registry=ModelRegistry(settings.registry_dir, TRIAGE_MODELS),
+        api_keys=server.api_keys if server else KeyStore(engine),
+        rate_limiter=server.rate_limiter if server else RateLimiter(settings.rate_limit_per_minute),
         training_jobs=TrainingJobs(settings),
         components=components,
+        tenant=settings.tenant,
     )
     state.encoder_name = serving_encoder_name(settings)
     try:
         state.knowledge_index = open_knowledge_index(
             settings, state.knowledge_base, state.encoder_name
         )
+        if server is not None and server.knowledge_index is not None:
+            state.knowledge_index.inherit_tuning(server.knowledge_index, "the default tenant")
         state.suggestions = SuggestionService(
             state.knowledge_index, settings.language_min_confidence
         )
@@ -230,31 +235,46 @@ def _serving_versions(app: FastAPI) -> list[tuple[str, str]]:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
 
+    watches: dict[int, ChampionWatch] = {}
+
+    def start_serving(state: ServiceState) -> ServiceState:
+        if state.settings.triage_model == Path(""):  # a pinned model folder is never swapped
+            watches[id(state)] = ChampionWatch(
+                state,
+                state.triage_registry,
+                state.settings,
+                on_swap=lambda: _replace_triage_component(state),
+                switch_encoder=lambda name: switch_encoder(state, name),
+            ).start()
+        return state
+
+    def stop_serving(state: ServiceState) -> None:
+        watch = watches.pop(id(state), None)
+        if watch is not None:
+            watch.stop()
+        if state.knowledge_index is not None:
+            state.knowledge_index.save()
+        state.engine.dispose()
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.service = load_service_state(settings)
+        server = start_serving(load_service_state(settings))
+        app.state.service = server
+        app.state.tenants = TenantStates(
+            server,
+            load=lambda tenant: start_serving(
+                load_service_state(settings.for_tenant(tenant), server)
+            ),
+            unload=stop_serving,
+        )
         if not settings.auth_required:
             logger.warning(
                 "AUTHENTICATION IS OFF: every call is allowed without an API key. This is for "
                 "local use only; set MADOGUCHI_AUTH_REQUIRED=true anywhere else."
             )
-        logger.info("ready", extra={"articles": app.state.service.knowledge_base.count()})
-        watch = None
-        if settings.triage_model == Path(""):  # a pinned model folder is never swapped
-            state = app.state.service
-            watch = ChampionWatch(
-                state,
-                state.triage_registry,
-                settings,
-                on_swap=lambda: _replace_triage_component(state),
-                switch_encoder=lambda name: switch_encoder(state, name),
-            ).start()
+        logger.info("ready", extra={"articles": server.knowledge_base.count()})
         yield
-        if watch is not None:
-            watch.stop()
-        if app.state.service.knowledge_index is not None:
-            app.state.service.knowledge_index.save()
-        app.state.service.engine.dispose()
+        app.state.tenants.close()
 
     app = FastAPI(
         title="madoguchi",

@@ -11,6 +11,7 @@ from fastapi import Depends, Request
 
 from api.errors import ProblemError
 from common.api_keys import SCOPES
+from common.settings import DEFAULT_TENANT
 
 
 class ScopeRequirement:
@@ -23,6 +24,7 @@ class ScopeRequirement:
         state = request.app.state.service
         request.state.api_key = None
         if not state.settings.auth_required:
+            request.state.tenant = DEFAULT_TENANT
             return
         token = request.headers.get("x-api-key") or ""
         authorization = request.headers.get("authorization", "")
@@ -39,6 +41,7 @@ class ScopeRequirement:
                 headers={"WWW-Authenticate": "Bearer"},
             )
         request.state.api_key = key
+        request.state.tenant = key.tenant
         _limit(state, f"key:{key.id}")
         if not key.allows(self.scope):
             raise ProblemError(

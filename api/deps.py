@@ -34,6 +34,7 @@ class ServiceState:
     api_keys: KeyStore
     rate_limiter: RateLimiter
     training_jobs: TrainingJobs
+    tenant: str = "default"
     components: list[ComponentStatus] = field(default_factory=list)
     knowledge_index: KnowledgeIndex | None = None
     suggestions: SuggestionService | None = None
@@ -44,6 +45,26 @@ class ServiceState:
 
 
 def get_state(request: Request) -> ServiceState:
+    """The state of the caller's tenant, which `requires(scope)` found from the key (the
+    default tenant with authentication off). A route that did not check the caller gets none:
+    it must use get_server_state."""
+    tenant = getattr(request.state, "tenant", None)
+    if tenant is None:
+        raise RuntimeError(f"{request.url.path} reads tenant data without requires(scope)")
+    try:
+        return request.app.state.tenants.get(tenant)
+    except LookupError as error:  # api.tenancy.UnknownTenantError: the tenant was removed
+        raise ProblemError(
+            403,
+            "unknown-tenant",
+            "This key's tenant does not exist",
+            f"the key belongs to tenant {tenant!r}, which this install does not serve; "
+            "list tenants with `madoguchi tenants list`",
+        ) from error
+
+
+def get_server_state(request: Request) -> ServiceState:
+    """The default tenant's state, for what is the server's own: readiness, pages."""
     return request.app.state.service
 
 
@@ -94,6 +115,7 @@ def get_metrics(request: Request) -> ServiceMetrics:
 
 
 StateDep = Annotated[ServiceState, Depends(get_state)]
+ServerStateDep = Annotated[ServiceState, Depends(get_server_state)]
 MetricsDep = Annotated[ServiceMetrics, Depends(get_metrics)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 LabelsDep = Annotated[LabelSet, Depends(get_labels)]

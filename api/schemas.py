@@ -497,6 +497,7 @@ class SessionOut(BaseModel):
     key_id: str | None
     name: str | None
     scope: str
+    tenant: str = Field("default", description="Whose data this key reaches.")
 
 
 class DayVolume(BaseModel):

@@ -92,7 +92,7 @@ def build_search_index(settings: Settings, progress: Progress) -> str:
 def _triage_model_is_built(settings: Settings) -> bool:
     from triage.model import serving_triage_model
 
-    return serving_triage_model(settings.models_dir) is not None
+    return serving_triage_model(settings.models_dir, settings.registry_dir) is not None
 
 
 def build_triage_model(settings: Settings, progress: Progress) -> str:

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cli.artifacts import DEFAULT_ARTIFACTS, Artifact
-from cli.keys_commands import create_key, list_keys, revoke_key
+from cli.keys_commands import create_key, create_tenant, list_keys, list_tenants, revoke_key
 from cli.models_commands import list_models, promote_model, rollback_model
 from cli.pii_commands import eval_pii
 from cli.progress import progress_bar
@@ -32,6 +32,10 @@ app.add_typer(keys_app, name="keys")
 keys_app.command("create")(create_key)
 keys_app.command("list")(list_keys)
 keys_app.command("revoke")(revoke_key)
+tenants_app = typer.Typer(help="Tenants: each has its own records, index and models.")
+app.add_typer(tenants_app, name="tenants")
+tenants_app.command("create")(create_tenant)
+tenants_app.command("list")(list_tenants)
 models_app.command("list")(list_models)
 models_app.command("promote")(promote_model)
 models_app.command("rollback")(rollback_model)
@@ -48,14 +52,50 @@ app.command("train")(retrain_triage)
 console = Console(stderr=True, soft_wrap=True)  # paths and messages stay on one line
 
 
+_chosen_tenant: dict[str, str] = {}
+
+
+@app.callback()
+def choose_tenant(
+    tenant: Annotated[
+        str | None,
+        typer.Option(
+            "--tenant",
+            help="Work on this tenant's records, index and models (see `madoguchi tenants`); "
+            "default: the default tenant.",
+        ),
+    ] = None,
+) -> None:
+    if tenant:
+        _chosen_tenant["name"] = tenant
+
+
 def load_settings(**overrides: object) -> Settings:
-    """Settings from the environment plus command-line overrides, or a readable exit."""
+    """Settings from the environment plus command-line overrides (and --tenant), or a
+    readable exit."""
     try:
-        return Settings(**{key: value for key, value in overrides.items() if value is not None})
-    except ValidationError as error:
-        for problem in error.errors():
+        settings = Settings(**{key: value for key, value in overrides.items() if value is not None})
+        tenant = _chosen_tenant.get("name")
+        if not tenant:
+            return settings
+        from common.api_keys import KeyStore
+        from common.storage import create_database_engine
+
+        engine = create_database_engine(settings.database_url)
+        try:
+            known = KeyStore(engine).tenant_exists(tenant)
+        finally:
+            engine.dispose()
+        if not known:
+            raise ValueError(f"no tenant {tenant!r}; create it with `madoguchi tenants create`")
+        return settings.for_tenant(tenant)
+    except (ValidationError, ValueError) as error:
+        problems = error.errors() if isinstance(error, ValidationError) else []
+        for problem in problems:
             field = ".".join(map(str, problem["loc"]))
             console.print(f"[red]setting MADOGUCHI_{field.upper()}: {problem['msg']}[/red]")
+        if not problems:
+            console.print(f"[red]--tenant: {error}[/red]")
         raise typer.Exit(2) from error
 
 

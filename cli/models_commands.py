@@ -17,7 +17,7 @@ KindOption = Annotated[str, typer.Option("--kind", help="Model kind (folder unde
 def _registry(kind: str) -> ModelRegistry:
     from cli.main import load_settings  # cli.main registers these commands; import at call time
 
-    return ModelRegistry(load_settings().models_dir, kind)
+    return ModelRegistry(load_settings().registry_dir, kind)
 
 
 def _headline_metric(manifest: dict) -> str:

@@ -123,7 +123,7 @@ def eval_triage(
     except (OSError, ValueError) as error:
         console.print(f"[red]{error}[/red]")
         raise typer.Exit(2) from error
-    folder = model or serving_triage_model(settings.models_dir)
+    folder = model or serving_triage_model(settings.models_dir, settings.registry_dir)
     if folder is None:
         console.print(f"no triage model in {settings.models_dir}; training one first")
         folder = _train(settings, None)

@@ -5,10 +5,14 @@ Scopes are ordered: `widget` (what a public chat widget may do: suggest, the cus
 feedback, hand over to a person) < `read` (classify, look things up, the console and dashboard)
 < `write` (articles, feedback, resolved tickets) < `admin` (train, promote, roll back); a key
 holds its scope and every one below it. A widget key sits in a public page's source, so it opens
-nothing that shows other customers' tickets."""
+nothing that shows other customers' tickets.
+
+Every key belongs to one tenant (`default` unless created with `--tenant`): what it reads and
+writes is that tenant's alone. Tenants are registered here too, beside the keys."""
 
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,6 +20,7 @@ from datetime import UTC, datetime
 from sqlalchemy import JSON, DateTime, Engine, String, select
 from sqlalchemy.orm import Mapped, mapped_column
 
+from common.settings import DEFAULT_TENANT, TENANT_PATTERN
 from common.storage import Base, create_session_factory, migrate_database
 
 SCOPES = ("widget", "read", "write", "admin")
@@ -31,6 +36,26 @@ class ApiKeyRecord(Base):
     scopes: Mapped[list[str]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    tenant: Mapped[str] = mapped_column(String(32), index=True, server_default=DEFAULT_TENANT)
+
+
+class TenantRecord(Base):
+    __tablename__ = "tenants"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+@dataclass(frozen=True)
+class Tenant:
+    name: str
+    display_name: str
+    created_at: datetime | None
+
+
+class UnknownTenantError(ValueError):
+    pass
 
 
 @dataclass(frozen=True)
@@ -40,6 +65,7 @@ class ApiKey:
     scope: str  # the highest scope it holds
     created_at: datetime
     revoked_at: datetime | None
+    tenant: str = DEFAULT_TENANT
 
     def allows(self, scope: str) -> bool:
         return SCOPES.index(self.scope) >= SCOPES.index(scope)
@@ -51,7 +77,9 @@ def _digest(secret: str) -> str:
 
 def _key(record: ApiKeyRecord) -> ApiKey:
     scope = max(record.scopes, key=SCOPES.index)
-    return ApiKey(record.id, record.name, scope, record.created_at, record.revoked_at)
+    return ApiKey(
+        record.id, record.name, scope, record.created_at, record.revoked_at, record.tenant
+    )
 
 
 class KeyStore:
@@ -59,10 +87,14 @@ class KeyStore:
         migrate_database(engine)
         self._sessions = create_session_factory(engine)
 
-    def create(self, name: str, scope: str) -> tuple[ApiKey, str]:
+    def create(self, name: str, scope: str, tenant: str = DEFAULT_TENANT) -> tuple[ApiKey, str]:
         """The new key and its token (shown to the caller once, never stored)."""
         if scope not in SCOPES:
             raise ValueError(f"scope must be one of {', '.join(SCOPES)}")
+        if not self.tenant_exists(tenant):
+            raise UnknownTenantError(
+                f"no tenant {tenant!r}; create it first with `madoguchi tenants create {tenant}`"
+            )
         key_id, secret = secrets.token_hex(6), secrets.token_urlsafe(32)
         record = ApiKeyRecord(
             id=key_id,
@@ -71,6 +103,7 @@ class KeyStore:
             scopes=[scope],
             created_at=datetime.now(UTC),
             revoked_at=None,
+            tenant=tenant,
         )
         with self._sessions.begin() as session:
             session.add(record)
@@ -101,3 +134,33 @@ class KeyStore:
         with self._sessions() as session:
             query = select(ApiKeyRecord).order_by(ApiKeyRecord.created_at)
             return [_key(record) for record in session.scalars(query)]
+
+    # --- tenants ----------------------------------------------------------------------------
+
+    def create_tenant(self, name: str, display_name: str = "") -> Tenant:
+        if not re.match(TENANT_PATTERN, name):
+            raise ValueError(
+                f"tenant {name!r}: a lower-case letter, then up to 31 lower-case letters, "
+                "digits or underscores"
+            )
+        with self._sessions.begin() as session:
+            if name == DEFAULT_TENANT or session.get(TenantRecord, name) is not None:
+                raise ValueError(f"tenant {name!r} exists already")
+            record = TenantRecord(
+                name=name, display_name=display_name or name, created_at=datetime.now(UTC)
+            )
+            session.add(record)
+        return Tenant(record.name, record.display_name, record.created_at)
+
+    def tenant_exists(self, name: str) -> bool:
+        if name == DEFAULT_TENANT:
+            return True
+        with self._sessions() as session:
+            return session.get(TenantRecord, name) is not None
+
+    def tenants(self) -> "list[Tenant]":
+        """The default tenant, then every tenant created, by name."""
+        with self._sessions() as session:
+            records = session.scalars(select(TenantRecord).order_by(TenantRecord.name))
+            created = [Tenant(r.name, r.display_name, r.created_at) for r in records]
+        return [Tenant(DEFAULT_TENANT, "default", None), *created]

@@ -3,6 +3,7 @@
 Values come from environment variables prefixed `MADOGUCHI_` (or a `.env` file), else the defaults.
 """
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -13,8 +14,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from common.pii import MASKABLE_FIELDS, PII_KINDS, PiiPolicy
+from common.storage import schema_database_url
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_TENANT = "default"
+# A tenant's name is part of folder names, PostgreSQL schema names and Milvus collection names.
+TENANT_PATTERN = r"^[a-z][a-z0-9_]{0,31}$"
 
 
 class Settings(BaseSettings):
@@ -31,6 +36,12 @@ class Settings(BaseSettings):
     )
     database_url: str = Field(
         "", description="Any SQLAlchemy URL; empty means a SQLite file in state_dir."
+    )
+    tenant: str = Field(
+        DEFAULT_TENANT,
+        pattern=TENANT_PATTERN,
+        description="Whose data these settings reach. Set by the service for each key's tenant "
+        "(see Settings.for_tenant), not by hand.",
     )
     labels_file: Path = Field(
         Path(__file__).resolve().parent / "config" / "labels.yaml",
@@ -190,6 +201,46 @@ class Settings(BaseSettings):
     def knowledge_gaps_file(self) -> Path:
         """The latest `madoguchi kb-gaps` result, which the dashboard shows."""
         return self.state_dir / "knowledge_gaps.json"
+
+    @property
+    def registry_dir(self) -> Path:
+        """Where this tenant's model registries live (models/<kind>/ inside it): models_dir for
+        the default tenant, models_dir/tenants/<tenant> for any other. Encoders stay shared."""
+        if self.tenant == DEFAULT_TENANT:
+            return self.models_dir
+        return self.models_dir / "tenants" / self.tenant
+
+    def for_tenant(self, tenant: str) -> "Settings":
+        """These settings for one tenant. The default tenant is these settings; any other gets
+        its own state folder (SQLite database, search index, knowledge gaps), its own database
+        (a SQLite file there, or its own schema on the same PostgreSQL server), its own Milvus
+        collections and its own model registries. Nothing one tenant reads lies where another's
+        settings point."""
+        if tenant == self.tenant:
+            return self
+        if self.tenant != DEFAULT_TENANT:
+            raise ValueError(f"settings of tenant {self.tenant!r} cannot be turned into another's")
+        if not re.match(TENANT_PATTERN, tenant):
+            raise ValueError(
+                f"tenant {tenant!r}: a lower-case letter, then up to 31 lower-case letters, "
+                "digits or underscores"
+            )
+        state_dir = self.state_dir / "tenants" / tenant
+        url = make_url(self.database_url)
+        if url.get_backend_name() == "sqlite":
+            database_url = f"sqlite:///{state_dir / 'madoguchi.db'}"
+        else:
+            database_url = schema_database_url(self.database_url, f"tenant_{tenant}")
+        return self.model_copy(
+            update={
+                "tenant": tenant,
+                "state_dir": state_dir,
+                "database_url": database_url,
+                "index_dir": state_dir / "index",
+                "milvus_collection_prefix": f"{self.milvus_collection_prefix}_{tenant}",
+                "demo_widget_key": "",
+            }
+        )
 
     def index_dir_for(self, encoder_name: str) -> Path:
         """The search index folder of an encoder: index_dir for the configured one, a sibling

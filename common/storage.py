@@ -29,12 +29,30 @@ class Base(DeclarativeBase):
     """Declarative base of every table madoguchi stores."""
 
 
+SCHEMA_OPTION = "-csearch_path="
+
+
+def schema_database_url(database_url: str, schema: str) -> str:
+    """The same PostgreSQL database with every table in `schema` (its search_path), which
+    create_database_engine creates when missing: how a tenant gets its own tables on a shared
+    server."""
+    url = make_url(database_url).update_query_dict({"options": f"{SCHEMA_OPTION}{schema}"})
+    return url.render_as_string(hide_password=False)
+
+
 def create_database_engine(database_url: str) -> Engine:
     """An engine for any SQLAlchemy URL. A SQLite file gets its folder created, WAL journaling
-    (readers do not block the writer) and enforced foreign keys."""
+    (readers do not block the writer) and enforced foreign keys. A PostgreSQL URL naming a
+    schema (schema_database_url) gets that schema created."""
     url = make_url(database_url)
     if url.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
+        engine = create_engine(url, pool_pre_ping=True)
+        options = url.query.get("options", "")
+        if isinstance(options, str) and options.startswith(SCHEMA_OPTION):
+            schema = options.removeprefix(SCHEMA_OPTION)
+            with engine.begin() as connection:
+                connection.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+        return engine
     if url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"check_same_thread": False})

@@ -232,6 +232,16 @@ class KnowledgeIndex:
         self.tuning = {"fusion": fusion.to_dict(), "decision": decision.to_dict(), **report}
         self.save()
 
+    def inherit_tuning(self, other: KnowledgeIndex, source: str) -> bool:
+        """Start from another index's fusion weights and answer threshold when this one has
+        none of its own yet (a new tenant's, until it is tuned on its own queries); the
+        manifest says where they came from. Returns whether anything was taken."""
+        if self.tuning or not other.tuning:
+            return False
+        self._restore_tuning({"tuning": {**other.tuning, "inherited_from": source}})
+        self.save()
+        return True
+
     def describe(self) -> dict:
         store = self.searcher.store
         return {

@@ -1,9 +1,10 @@
 """Shared fixtures: settings pointing at a temporary database, the default encoder folder (built
 once into models/ when missing), and a client of the real app."""
 
+import os
 import sqlite3
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -32,9 +33,31 @@ def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator["Postg
         server = PostgresServer(tmp_path_factory.mktemp("postgres"))
         server.start()
     except PostgresUnavailable as error:
+        if os.environ.get("MADOGUCHI_REQUIRE_POSTGRES") or ON_POSTGRES:
+            pytest.fail(f"PostgreSQL is required here and could not start: {error}")
         pytest.skip(f"PostgreSQL could not start here: {error}")
     yield server
     server.stop()
+
+
+# `MADOGUCHI_TEST_DATABASE=postgresql pytest …` (make test-scale) runs the API and learning-loop
+# tests again with every database a fresh one on a real PostgreSQL server.
+ON_POSTGRES = os.environ.get("MADOGUCHI_TEST_DATABASE", "sqlite") == "postgresql"
+
+
+@pytest.fixture(scope="session")
+def fresh_database_url(request: pytest.FixtureRequest) -> Callable[[str], str]:
+    """A function giving the database URL for a new test database: "" (a SQLite file in the
+    settings' state_dir) normally, a new PostgreSQL database (copied from `template` when
+    given) under MADOGUCHI_TEST_DATABASE=postgresql."""
+
+    def fresh(template: str = "") -> str:
+        if not ON_POSTGRES:
+            return ""
+        server = request.getfixturevalue("postgres_server")
+        return server.create_database(f"test_{uuid.uuid4().hex[:12]}", template=template)
+
+    return fresh
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -66,9 +89,14 @@ def encoder_cache_file() -> Path:
 
 
 @pytest.fixture
-def settings(tmp_path: Path, encoder_cache_file: Path) -> Settings:
+def settings(
+    tmp_path: Path, encoder_cache_file: Path, fresh_database_url: Callable[[str], str]
+) -> Settings:
     return Settings(
-        state_dir=tmp_path / "state", log_json=True, encoder_cache_file=encoder_cache_file
+        state_dir=tmp_path / "state",
+        log_json=True,
+        encoder_cache_file=encoder_cache_file,
+        database_url=fresh_database_url(""),
     )
 
 
@@ -83,9 +111,29 @@ def seeded_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def seeded_postgres_template(fresh_database_url: Callable[[str], str]) -> str:
+    """Under MADOGUCHI_TEST_DATABASE=postgresql: a database holding the sample knowledge base,
+    made once, that test databases are created from (CREATE DATABASE … TEMPLATE)."""
+    url = fresh_database_url("")
+    engine = create_database_engine(url)
+    KnowledgeBase(engine).upsert_many(load_articles(Settings().data_dir))
+    engine.dispose()
+    return url.rsplit("/", 1)[1]
+
+
 @pytest.fixture
-def seeded_settings(settings: Settings, seeded_database: Path) -> Settings:
+def seeded_settings(
+    settings: Settings,
+    request: pytest.FixtureRequest,
+    fresh_database_url: Callable[[str], str],
+) -> Settings:
     """Settings whose own database starts as a copy of the seeded one."""
+    if ON_POSTGRES:
+        template = request.getfixturevalue("seeded_postgres_template")
+        settings.database_url = fresh_database_url(template)
+        return settings
+    seeded_database = request.getfixturevalue("seeded_database")
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     with (
         closing(sqlite3.connect(seeded_database)) as source,

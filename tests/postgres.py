@@ -87,13 +87,15 @@ class PostgresServer:
             time.sleep(0.2)
         raise PostgresUnavailable("the server did not accept connections within 30 s")
 
-    def create_database(self, name: str) -> str:
+    def create_database(self, name: str, template: str = "") -> str:
+        """A new database (a copy of `template` when given); returns its SQLAlchemy URL."""
         import psycopg
 
+        copy = f' TEMPLATE "{template}"' if template else ""
         with psycopg.connect(
             f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres", autocommit=True
         ) as connection:
-            connection.execute(f'CREATE DATABASE "{name}"')
+            connection.execute(f'CREATE DATABASE "{name}"{copy}')
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{name}"
 
     def stop(self) -> None:

@@ -4,6 +4,7 @@ import io
 import json
 import logging
 
+from conftest import ON_POSTGRES
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine
 
@@ -31,7 +32,7 @@ def test_ready_lists_loaded_components_with_versions(client: TestClient) -> None
     assert "e5-small" in components["search_index"]["version"]
     assert "flat index" in components["search_index"]["detail"]
     assert "unidic-lite" in components["text_pipeline"]["version"]
-    assert components["database"]["version"] == "sqlite"
+    assert components["database"]["version"] == ("postgresql" if ON_POSTGRES else "sqlite")
     assert f"{SHIPPED_ARTICLES} articles" in components["database"]["detail"]
 
 

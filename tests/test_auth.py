@@ -2,7 +2,7 @@
 is refused (403) on every write and admin route, read from the route table so a new route
 cannot be forgotten; no key or a revoked one is 401; `serve` refuses a public bind without auth."""
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -72,10 +72,14 @@ WRITE_AND_ADMIN_ROUTES = sorted(
 
 @pytest.fixture(scope="module")
 def secured_once(
-    tmp_path_factory: pytest.TempPathFactory, triage_model_folder: Path, encoder_cache_file: Path
+    tmp_path_factory: pytest.TempPathFactory,
+    triage_model_folder: Path,
+    encoder_cache_file: Path,
+    fresh_database_url: Callable[[str], str],
 ) -> Iterator[tuple]:
     settings = Settings(
         state_dir=tmp_path_factory.mktemp("auth") / "state",
+        database_url=fresh_database_url(""),
         encoder_cache_file=encoder_cache_file,
         triage_model=triage_model_folder,
         auth_required=True,

@@ -4,7 +4,7 @@ a hand-over goes through triage and is kept for the agents; the dashboard counts
 database holds; the pages and the widget script are served."""
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -25,10 +25,14 @@ from triage.similar import JST
 
 @pytest.fixture(scope="module")
 def served(
-    tmp_path_factory: pytest.TempPathFactory, triage_model_folder: Path, encoder_cache_file: Path
+    tmp_path_factory: pytest.TempPathFactory,
+    triage_model_folder: Path,
+    encoder_cache_file: Path,
+    fresh_database_url: Callable[[str], str],
 ) -> Iterator[tuple[TestClient, dict[str, dict[str, str]], Settings]]:
     settings = Settings(
         state_dir=tmp_path_factory.mktemp("console") / "state",
+        database_url=fresh_database_url(""),
         encoder_cache_file=encoder_cache_file,
         triage_model=triage_model_folder,
         auth_required=True,

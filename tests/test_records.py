@@ -13,7 +13,7 @@ from sqlalchemy import MetaData, inspect, text
 from typer.testing import CliRunner
 
 from cli.main import app
-from common.api_keys import ApiKeyRecord
+from common.api_keys import ApiKeyRecord, TenantRecord
 from common.labels import LabelSet
 from common.settings import PROJECT_ROOT, Settings
 from common.storage import Base, create_database_engine, migrate_database
@@ -52,13 +52,14 @@ def test_migrations_build_exactly_the_tables_the_code_declares(database_url: str
         FeedbackEventRecord,
         HandoffTicketRecord,
         ApiKeyRecord,
+        TenantRecord,
     ):
         table.__table__.to_metadata(declared)
     with engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), declared)
         assert differences == []
         assert (
-            connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0005"
+            connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0006"
         )
     engine.dispose()
 

@@ -512,8 +512,8 @@ def retrain(
         engine.dispose()
     if transform_train is not None:
         data.train = transform_train(data.train)
-    registry = ModelRegistry(settings.models_dir, TRIAGE_MODELS)
-    champion_folder = serving_triage_model(settings.models_dir)
+    registry = ModelRegistry(settings.registry_dir, TRIAGE_MODELS)
+    champion_folder = serving_triage_model(settings.models_dir, settings.registry_dir)
     champion_encoder_name = (
         trained_encoder_name(champion_folder) if champion_folder else None
     ) or settings.encoder

@@ -52,14 +52,14 @@ EMBEDDING_MAX_CHARS = 160
 
 def default_destination(settings: Settings) -> Path:
     """A new version folder in the triage registry (models/triage/<version>/)."""
-    return ModelRegistry(settings.models_dir, TRIAGE_MODELS).new_version_folder()
+    return ModelRegistry(settings.registry_dir, TRIAGE_MODELS).new_version_folder()
 
 
 def register_first_champion(settings: Settings, folder: Path) -> bool:
     """Promote a freshly trained registry version when the registry has no champion yet (a new
     install); later versions stay candidates until `madoguchi train` or `madoguchi models
     promote` decides. Returns whether it was promoted."""
-    registry = ModelRegistry(settings.models_dir, TRIAGE_MODELS)
+    registry = ModelRegistry(settings.registry_dir, TRIAGE_MODELS)
     if folder.parent != registry.root or registry.champion_version() is not None:
         return False
     registry.promote(folder.name, "first model of this install")
@@ -141,7 +141,7 @@ def train_triage_model(
 
     manifest: dict[str, Any] = {
         "model_version": destination.name,
-        "parent_version": ModelRegistry(settings.models_dir, TRIAGE_MODELS).champion_version(),
+        "parent_version": ModelRegistry(settings.registry_dir, TRIAGE_MODELS).champion_version(),
         "code_version": version("madoguchi"),
         "encoder": {
             "name": encoder_name or settings.encoder,

@@ -312,10 +312,22 @@ class TriageModel:
 TRIAGE_MODELS = "triage"  # models/triage/<version>/ and models/triage/registry.json
 
 
-def serving_triage_model(models_dir: Path) -> Path | None:
-    """The folder the service should load: the registry's champion (models/triage/), else, for
-    installs from before the registry, the newest models/triage-<YYYYMMDD-HHMMSS> folder."""
-    return ModelRegistry(models_dir, TRIAGE_MODELS).champion() or newest_triage_model(models_dir)
+def serving_triage_model(models_dir: Path, registry_dir: Path | None = None) -> Path | None:
+    """The folder the service should load: the champion of the registry in `registry_dir`
+    (a tenant's; default `models_dir`), else the install's base model (base_triage_model)."""
+    own = ModelRegistry(registry_dir or models_dir, TRIAGE_MODELS).champion()
+    return own or base_triage_model(models_dir)
+
+
+def base_triage_model(models_dir: Path) -> Path | None:
+    """The model every tenant starts from before it trains its own: the first champion of
+    models/triage/ (what `madoguchi build` trained on the sample tickets), else, for installs
+    from before the registry, the newest models/triage-<YYYYMMDD-HHMMSS> folder."""
+    registry = ModelRegistry(models_dir, TRIAGE_MODELS)
+    first = next((entry["version"] for entry in registry.history()), None)
+    if first is not None and (registry.root / first / MANIFEST_NAME).is_file():
+        return registry.root / first
+    return registry.champion() or newest_triage_model(models_dir)
 
 
 def trained_encoder_name(folder: Path) -> str | None:

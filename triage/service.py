@@ -202,7 +202,7 @@ def configured_triage_folder(settings: Settings) -> Path | None:
     """The model folder the settings pin (settings.triage_model), else the champion."""
     if settings.triage_model != Path(""):
         return settings.triage_model
-    return serving_triage_model(settings.models_dir)
+    return serving_triage_model(settings.models_dir, settings.registry_dir)
 
 
 def serving_encoder_name(settings: Settings, folder: Path | None = None) -> str:

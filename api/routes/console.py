@@ -26,7 +26,9 @@ def session(request: Request, settings: SettingsDep) -> SessionOut:
         return SessionOut(
             auth_required=settings.auth_required, key_id=None, name=None, scope="admin"
         )
-    return SessionOut(auth_required=True, key_id=key.id, name=key.name, scope=key.scope)
+    return SessionOut(
+        auth_required=True, key_id=key.id, name=key.name, scope=key.scope, tenant=key.tenant
+    )
 
 
 @router.get(

@@ -3,7 +3,7 @@
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 
-from api.deps import MetricsDep, StateDep
+from api.deps import MetricsDep, ServerStateDep
 from api.metrics import CONTENT_TYPE
 from api.schemas import Health, Readiness
 from api.service import readiness
@@ -22,7 +22,7 @@ def health() -> Health:
     summary="Models and stores are loaded, with their versions",
     responses={503: {"model": Readiness, "description": "A component is not ready"}},
 )
-def ready(state: StateDep) -> JSONResponse:
+def ready(state: ServerStateDep) -> JSONResponse:
     report = readiness(state)
     return JSONResponse(report.model_dump(), status_code=200 if report.status == "ready" else 503)
 

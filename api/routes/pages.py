@@ -9,7 +9,7 @@ from pathlib import Path
 from fastapi import APIRouter
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 
-from api.deps import StateDep
+from api.deps import ServerStateDep
 from api.errors import ProblemError
 
 UI_FOLDER = Path(__file__).resolve().parent.parent / "ui"
@@ -36,7 +36,7 @@ def _page(name: str, **values: str) -> HTMLResponse:
     return HTMLResponse(html, headers=NO_STORE)
 
 
-def _plans(state: StateDep) -> str:
+def _plans(state: ServerStateDep) -> str:
     return ",".join(state.triage.sla_policies.plans) if state.triage is not None else ""
 
 
@@ -57,7 +57,7 @@ def asset(name: str) -> FileResponse:
 
 
 @router.get("/console")
-def console(state: StateDep) -> HTMLResponse:
+def console(state: ServerStateDep) -> HTMLResponse:
     settings = state.settings
     return _page(
         "console.html",
@@ -68,12 +68,12 @@ def console(state: StateDep) -> HTMLResponse:
 
 
 @router.get("/console/dashboard")
-def dashboard(state: StateDep) -> HTMLResponse:
+def dashboard(state: ServerStateDep) -> HTMLResponse:
     return _page("dashboard.html", auth_required=str(state.settings.auth_required).lower())
 
 
 @router.get("/demo")
-def demo(state: StateDep) -> HTMLResponse:
+def demo(state: ServerStateDep) -> HTMLResponse:
     settings = state.settings
     return _page("demo.html", widget_key=settings.demo_widget_key, plan=settings.default_plan)
 

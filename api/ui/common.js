@@ -36,7 +36,10 @@ export function login(needed, main) {
   return new Promise((resolve) => {
     const accept = (session) => {
       main.replaceChildren();
-      if (session.name) document.getElementById("who").textContent = `${session.name}（${session.scope}）`;
+      if (session.name) {
+        const tenant = session.tenant && session.tenant !== "default" ? ` · ${session.tenant}` : "";
+        document.getElementById("who").textContent = `${session.name}（${session.scope}${tenant}）`;
+      }
       resolve(session);
     };
     const showForm = (problem) => {
