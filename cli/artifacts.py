@@ -90,9 +90,9 @@ def build_search_index(settings: Settings, progress: Progress) -> str:
 
 
 def _triage_model_is_built(settings: Settings) -> bool:
-    from triage.model import serving_triage_model
+    from triage.model import serving_triage_model_for
 
-    return serving_triage_model(settings.models_dir, settings.registry_dir) is not None
+    return serving_triage_model_for(settings) is not None
 
 
 def build_triage_model(settings: Settings, progress: Progress) -> str:

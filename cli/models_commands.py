@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from common.registry import ModelRegistry, RegistryError
+from common.registry import ModelRegistry, RegistryError, open_registry
 
 console = Console(stderr=True, soft_wrap=True)
 KindOption = Annotated[str, typer.Option("--kind", help="Model kind (folder under models/)")]
@@ -17,7 +17,8 @@ KindOption = Annotated[str, typer.Option("--kind", help="Model kind (folder unde
 def _registry(kind: str) -> ModelRegistry:
     from cli.main import load_settings  # cli.main registers these commands; import at call time
 
-    return ModelRegistry(load_settings().registry_dir, kind)
+    settings = load_settings()
+    return open_registry(settings.registry_dir, kind, settings.database_url)
 
 
 def _headline_metric(manifest: dict) -> str:

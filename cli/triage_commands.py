@@ -28,7 +28,7 @@ from training.triage_training import (
     training_encoder,
 )
 from triage.classifier import embedding_text, prepare_text
-from triage.model import TRIAGE_MODELS, TriageModel, serving_triage_model
+from triage.model import TRIAGE_MODELS, TriageModel, serving_triage_model_for
 from triage.priority import Prioritiser
 from triage.service import serving_encoder_name
 
@@ -123,7 +123,7 @@ def eval_triage(
     except (OSError, ValueError) as error:
         console.print(f"[red]{error}[/red]")
         raise typer.Exit(2) from error
-    folder = model or serving_triage_model(settings.models_dir, settings.registry_dir)
+    folder = model or serving_triage_model_for(settings)
     if folder is None:
         console.print(f"no triage model in {settings.models_dir}; training one first")
         folder = _train(settings, None)

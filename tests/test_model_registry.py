@@ -9,13 +9,14 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from typer.testing import CliRunner
 
 from api.app import create_app
 from cli.main import app
-from common.registry import ModelRegistry, RegistryError
+from common.registry import ModelRegistry, ModelRegistryRecord, RegistryError
 from common.settings import Settings
-from common.storage import write_manifest
+from common.storage import create_database_engine, migrate_database, write_manifest
 from training.triage_training import train_triage_model
 
 
@@ -63,6 +64,7 @@ def test_models_commands_list_promote_and_roll_back(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MADOGUCHI_MODELS_DIR", str(tmp_path))
+    monkeypatch.setenv("MADOGUCHI_STATE_DIR", str(tmp_path / "state"))
     registry = ModelRegistry(tmp_path, "triage")
     first, second = make_version(registry, "20260101-000000"), make_version(registry, "20260102-0")
     assert CliRunner().invoke(app, ["models", "promote", first]).exit_code == 0
@@ -217,3 +219,41 @@ def test_admin_train_runs_madoguchi_train_in_the_background(
     assert standing[version] == ("champion" if job["status"] == "promoted" else "rejected")
     assert job["result"]["champion_before"] == first
     assert job["result"]["table"][0]["metric"] == "type.macro_f1"
+
+
+def test_in_the_database_every_registry_on_it_sees_each_change(
+    tmp_path: Path, database_url: str
+) -> None:
+    """Two processes (two machines sharing the model folders) each open the registry on one
+    database: a promotion through one is the champion for the other, and its token moves. A
+    registry.json from before is taken in on the first change, and kept as a readable copy."""
+    legacy = ModelRegistry(tmp_path, "triage")  # an install from before: state in the file
+    first, second = make_version(legacy, "20260101-000000"), make_version(legacy, "20260102-0")
+    legacy.promote(first, "first model")
+    engine_a = create_database_engine(database_url)
+    engine_b = create_database_engine(database_url)
+    migrate_database(engine_a)
+    worker_a, worker_b = (
+        ModelRegistry(tmp_path, "triage", engine_a),
+        ModelRegistry(tmp_path, "triage", engine_b),
+    )
+    assert worker_b.champion_version() == first  # read from the file until the first change
+    token = worker_b.token()
+    worker_a.promote(second, "retrained")
+    assert worker_b.champion_version() == second and worker_b.token() != token
+    assert [entry["action"] for entry in worker_b.history()] == ["promote", "promote"]
+    with engine_a.connect() as connection:
+        stored = connection.execute(
+            select(ModelRegistryRecord.state).where(ModelRegistryRecord.kind == "triage")
+        ).scalar_one()
+    assert stored["champion"] == second
+    # the file is a copy now: editing it by hand changes nothing that serves
+    legacy.file.write_text(legacy.file.read_text().replace(second, first))
+    assert worker_b.champion_version() == second
+    assert worker_b.rollback("bad in production") == first
+    assert worker_a.champion_version() == first and legacy.champion_version() == first
+    with pytest.raises(RegistryError, match="already"):
+        worker_b.promote(first, "again")  # a refused change leaves the state as it was
+    assert worker_a.token() == worker_b.token()
+    engine_a.dispose()
+    engine_b.dispose()

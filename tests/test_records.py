@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from cli.main import app
 from common.api_keys import ApiKeyRecord, TenantRecord
 from common.labels import LabelSet
+from common.registry import ModelRegistryRecord
 from common.settings import PROJECT_ROOT, Settings
 from common.storage import Base, create_database_engine, migrate_database
 from records.exports import ExportError, ingest_export, load_mappings, read_export
@@ -53,13 +54,14 @@ def test_migrations_build_exactly_the_tables_the_code_declares(database_url: str
         HandoffTicketRecord,
         ApiKeyRecord,
         TenantRecord,
+        ModelRegistryRecord,
     ):
         table.__table__.to_metadata(declared)
     with engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), declared)
         assert differences == []
         assert (
-            connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0006"
+            connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0007"
         )
     engine.dispose()
 

@@ -15,7 +15,6 @@ import numpy as np
 
 from common.encoders import RECOVERED_FOLDER_NAME, configured_encoder
 from common.labels import LabelSet
-from common.registry import ModelRegistry
 from common.settings import Settings
 from common.storage import create_database_engine
 from records.store import LABEL_KINDS, RecordStore, ticket_row
@@ -35,10 +34,10 @@ from training.triage_training import (
 )
 from triage.classifier import TicketClassifier, TicketFeatures, embedding_text, prepare_text
 from triage.model import (
-    TRIAGE_MODELS,
     TriageModel,
-    serving_triage_model,
+    serving_triage_model_for,
     trained_encoder_name,
+    triage_registry_for,
 )
 from triage.priority import Prioritiser
 
@@ -512,8 +511,8 @@ def retrain(
         engine.dispose()
     if transform_train is not None:
         data.train = transform_train(data.train)
-    registry = ModelRegistry(settings.registry_dir, TRIAGE_MODELS)
-    champion_folder = serving_triage_model(settings.models_dir, settings.registry_dir)
+    registry = triage_registry_for(settings)
+    champion_folder = serving_triage_model_for(settings)
     champion_encoder_name = (
         trained_encoder_name(champion_folder) if champion_folder else None
     ) or settings.encoder

@@ -12,7 +12,6 @@ import numpy as np
 
 from common.encoders import Encoder, configured_encoder
 from common.labels import LabelSet
-from common.registry import ModelRegistry
 from common.settings import Settings
 from common.storage import sha256_of_file
 from training.triage_evaluation import (
@@ -32,10 +31,10 @@ from triage.classifier import (
 from triage.model import (
     AUTO_APPLY_MIN_PRECISION,
     AUTO_APPLY_MIN_SUPPORT,
-    TRIAGE_MODELS,
     TriageModel,
     auto_apply_threshold,
     describe_environment,
+    triage_registry_for,
 )
 from triage.rules import RuleBook, rules_file_for
 
@@ -52,14 +51,14 @@ EMBEDDING_MAX_CHARS = 160
 
 def default_destination(settings: Settings) -> Path:
     """A new version folder in the triage registry (models/triage/<version>/)."""
-    return ModelRegistry(settings.registry_dir, TRIAGE_MODELS).new_version_folder()
+    return triage_registry_for(settings).new_version_folder()
 
 
 def register_first_champion(settings: Settings, folder: Path) -> bool:
     """Promote a freshly trained registry version when the registry has no champion yet (a new
     install); later versions stay candidates until `madoguchi train` or `madoguchi models
     promote` decides. Returns whether it was promoted."""
-    registry = ModelRegistry(settings.registry_dir, TRIAGE_MODELS)
+    registry = triage_registry_for(settings)
     if folder.parent != registry.root or registry.champion_version() is not None:
         return False
     registry.promote(folder.name, "first model of this install")
@@ -141,7 +140,7 @@ def train_triage_model(
 
     manifest: dict[str, Any] = {
         "model_version": destination.name,
-        "parent_version": ModelRegistry(settings.registry_dir, TRIAGE_MODELS).champion_version(),
+        "parent_version": triage_registry_for(settings).champion_version(),
         "code_version": version("madoguchi"),
         "encoder": {
             "name": encoder_name or settings.encoder,

@@ -19,8 +19,8 @@ import numpy as np
 
 from common.encoders import Encoder
 from common.labels import LabelSet
-from common.registry import ModelRegistry
-from common.settings import get_settings
+from common.registry import ModelRegistry, open_registry
+from common.settings import Settings, get_settings
 from common.storage import MANIFEST_NAME, artifact_folder, read_manifest, write_manifest
 from triage.classifier import (
     FIELDS,
@@ -312,17 +312,36 @@ class TriageModel:
 TRIAGE_MODELS = "triage"  # models/triage/<version>/ and models/triage/registry.json
 
 
-def serving_triage_model(models_dir: Path, registry_dir: Path | None = None) -> Path | None:
+def serving_triage_model(
+    models_dir: Path, registry_dir: Path | None = None, database_url: str = ""
+) -> Path | None:
     """The folder the service should load: the champion of the registry in `registry_dir`
-    (a tenant's; default `models_dir`), else the install's base model (base_triage_model)."""
-    own = ModelRegistry(registry_dir or models_dir, TRIAGE_MODELS).champion()
-    return own or base_triage_model(models_dir)
+    (a tenant's; default `models_dir`) as that database records it (its registry.json without
+    one), else the install's base model (base_triage_model)."""
+    root = registry_dir or models_dir
+    registry = (
+        open_registry(root, TRIAGE_MODELS, database_url)
+        if database_url
+        else ModelRegistry(root, TRIAGE_MODELS)
+    )
+    return registry.champion() or base_triage_model(models_dir)
+
+
+def serving_triage_model_for(settings: Settings) -> Path | None:
+    """serving_triage_model for these settings' tenant and database."""
+    return serving_triage_model(settings.models_dir, settings.registry_dir, settings.database_url)
+
+
+def triage_registry_for(settings: Settings) -> ModelRegistry:
+    """The triage registry these settings (this tenant) read and write, state in its database."""
+    return open_registry(settings.registry_dir, TRIAGE_MODELS, settings.database_url)
 
 
 def base_triage_model(models_dir: Path) -> Path | None:
     """The model every tenant starts from before it trains its own: the first champion of
-    models/triage/ (what `madoguchi build` trained on the sample tickets), else, for installs
-    from before the registry, the newest models/triage-<YYYYMMDD-HHMMSS> folder."""
+    models/triage/ (what `madoguchi build` trained on the sample tickets, as its registry.json
+    records it), else, for installs from before the registry, the newest
+    models/triage-<YYYYMMDD-HHMMSS> folder."""
     registry = ModelRegistry(models_dir, TRIAGE_MODELS)
     first = next((entry["version"] for entry in registry.history()), None)
     if first is not None and (registry.root / first / MANIFEST_NAME).is_file():

@@ -18,7 +18,7 @@ from triage.classifier import prepare_text, ticket_text
 from triage.model import (
     FieldPrediction,
     TriageModel,
-    serving_triage_model,
+    serving_triage_model_for,
     trained_encoder_name,
 )
 from triage.priority import Prioritiser
@@ -202,7 +202,7 @@ def configured_triage_folder(settings: Settings) -> Path | None:
     """The model folder the settings pin (settings.triage_model), else the champion."""
     if settings.triage_model != Path(""):
         return settings.triage_model
-    return serving_triage_model(settings.models_dir, settings.registry_dir)
+    return serving_triage_model_for(settings)
 
 
 def serving_encoder_name(settings: Settings, folder: Path | None = None) -> str:
