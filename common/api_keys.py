@@ -12,7 +12,6 @@ writes is that tenant's alone. Tenants are registered here too, beside the keys.
 
 import hashlib
 import hmac
-import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,7 +19,7 @@ from datetime import UTC, datetime
 from sqlalchemy import JSON, DateTime, Engine, String, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from common.settings import DEFAULT_TENANT, TENANT_PATTERN
+from common.settings import DEFAULT_TENANT, check_tenant_name
 from common.storage import Base, create_session_factory, migrate_database
 
 SCOPES = ("widget", "read", "write", "admin")
@@ -138,11 +137,7 @@ class KeyStore:
     # --- tenants ----------------------------------------------------------------------------
 
     def create_tenant(self, name: str, display_name: str = "") -> Tenant:
-        if not re.match(TENANT_PATTERN, name):
-            raise ValueError(
-                f"tenant {name!r}: a lower-case letter, then up to 31 lower-case letters, "
-                "digits or underscores"
-            )
+        check_tenant_name(name)
         with self._sessions.begin() as session:
             if name == DEFAULT_TENANT or session.get(TenantRecord, name) is not None:
                 raise ValueError(f"tenant {name!r} exists already")

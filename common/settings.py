@@ -22,6 +22,15 @@ DEFAULT_TENANT = "default"
 TENANT_PATTERN = r"^[a-z][a-z0-9_]{0,31}$"
 
 
+def check_tenant_name(name: str) -> None:
+    """Refuse a name that could not be a folder, schema and collection name, saying why."""
+    if not re.match(TENANT_PATTERN, name):
+        raise ValueError(
+            f"tenant {name!r}: a lower-case letter, then up to 31 lower-case letters, digits or "
+            "underscores"
+        )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MADOGUCHI_", env_file=".env", extra="ignore")
 
@@ -220,11 +229,7 @@ class Settings(BaseSettings):
             return self
         if self.tenant != DEFAULT_TENANT:
             raise ValueError(f"settings of tenant {self.tenant!r} cannot be turned into another's")
-        if not re.match(TENANT_PATTERN, tenant):
-            raise ValueError(
-                f"tenant {tenant!r}: a lower-case letter, then up to 31 lower-case letters, "
-                "digits or underscores"
-            )
+        check_tenant_name(tenant)
         state_dir = self.state_dir / "tenants" / tenant
         url = make_url(self.database_url)
         if url.get_backend_name() == "sqlite":

@@ -201,13 +201,23 @@ class MilvusVectorStore:
             return {"metric_type": "IP", "params": {"nprobe": self.ivf_nprobe}}
         return {"metric_type": "IP"}
 
-    def search(self, queries: np.ndarray, top_k: int) -> tuple[np.ndarray, np.ndarray]:
+    def search(
+        self, queries: np.ndarray, top_k: int, allowed_ids: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         queries = np.ascontiguousarray(queries, dtype=np.float32)
         shape = (len(queries), max(top_k, 0))
         scores = np.full(shape, -np.inf, dtype=np.float32)
         ids = np.full(shape, -1, dtype=np.int64)
         if top_k <= 0 or not len(queries):
             return np.zeros(shape, dtype=np.float32), ids
+        if allowed_ids is not None and not len(allowed_ids):
+            return scores, ids
+        # a filter's chunks, searched by Milvus itself (a boolean expression on the primary key)
+        where = (
+            f"id in [{','.join(str(int(i)) for i in allowed_ids)}]"
+            if allowed_ids is not None
+            else ""
+        )
         params = self._search_params()
         if self.index_type == "hnsw":  # HNSW needs ef ≥ k
             params["params"]["ef"] = max(self.hnsw_ef_search, top_k)
@@ -218,6 +228,7 @@ class MilvusVectorStore:
             anns_field="vector",
             search_params=params,
             output_fields=[],
+            filter=where,
         )
         for row, hits in enumerate(answers):
             for column, hit in enumerate(list(hits)[:top_k]):

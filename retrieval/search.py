@@ -19,6 +19,10 @@ from retrieval.vector_store import FaissVectorStore, VectorStore
 METHODS = ("bm25", "dense", "hybrid")
 PLANS = ("free", "standard", "premium", "enterprise")
 CANDIDATES = 100  # chunks fetched from each side before fusion
+# A filter leaving at most this many chunks is searched among those chunks in the vector engine
+# (exact, so a narrow filter never comes back empty); a broader one keeps most chunks anyway and
+# is applied to a larger candidate list after the search.
+ENGINE_FILTER_MAX = 5000
 
 
 @dataclass(frozen=True)
@@ -110,6 +114,7 @@ class HybridSearcher:
         self.chunks: dict[int, SearchChunk] = {}
         self.articles: dict[str, ArticleFacets] = {}
         self._chunks_of: dict[str, list[int]] = {}
+        self._filtered: dict[SearchFilters, np.ndarray | None] = {}  # see _chunks_passing
         self._lock = threading.RLock()
 
     # -- keeping it current ------------------------------------------------------------------
@@ -128,6 +133,7 @@ class HybridSearcher:
             vectors = self.encoder.encode_passages([chunk.search_text for chunk in chunks])
         with self._lock:
             self.remove_articles([article.id for article in articles])
+            self._filtered.clear()
             for article in articles:
                 self.articles[article.id] = article
             for chunk in chunks:
@@ -140,6 +146,7 @@ class HybridSearcher:
 
     def remove_articles(self, article_ids: Iterable[str]) -> None:
         with self._lock:
+            self._filtered.clear()
             stale: list[int] = []
             for article_id in article_ids:
                 self.articles.pop(article_id, None)
@@ -167,7 +174,8 @@ class HybridSearcher:
             query_vector = self.encoder.encode_queries([text])[0]
         fetch = CANDIDATES if filters is None else CANDIDATES * 4
         with self._lock:
-            dense = self._dense(query_vector, fetch) if method != "bm25" else {}
+            allowed = self._chunks_passing(filters) if method != "bm25" else None
+            dense = self._dense(query_vector, fetch, allowed) if method != "bm25" else {}
             keyword = self._keyword(terms, fetch) if method != "dense" else {}
             hits = self._fuse(dense, keyword, method)
             hits = [hit for hit in hits if self.articles[hit.article_id].matches(filters)]
@@ -181,9 +189,34 @@ class HybridSearcher:
         chunk = self.chunks.get(result.hits[0].best_chunk_id)
         return len(wanted & set(chunk.terms)) / len(wanted) if chunk else 0.0
 
-    def _dense(self, query_vector: np.ndarray, fetch: int) -> dict[str, tuple[float, int]]:
-        """Best chunk cosine per article, in rank order."""
-        scores, ids = self.store.search(query_vector[None, :], fetch)
+    def _chunks_passing(self, filters: SearchFilters | None) -> np.ndarray | None:
+        """Ids of the chunks whose article passes the filters, when there are at most
+        ENGINE_FILTER_MAX of them; None otherwise (or without filters). Kept per filter until
+        the next write."""
+        if filters is None:
+            return None
+        if filters not in self._filtered:
+            passing = [
+                chunk.id
+                for chunk in self.chunks.values()
+                if self.articles[chunk.article_id].matches(filters)
+            ]
+            found = (
+                np.asarray(passing, dtype=np.int64) if len(passing) <= ENGINE_FILTER_MAX else None
+            )
+            if len(self._filtered) > 256:
+                self._filtered.clear()
+            self._filtered[filters] = found
+        return self._filtered[filters]
+
+    def _dense(
+        self, query_vector: np.ndarray, fetch: int, allowed: np.ndarray | None = None
+    ) -> dict[str, tuple[float, int]]:
+        """Best chunk cosine per article, in rank order (among `allowed` chunks when given)."""
+        if allowed is None:
+            scores, ids = self.store.search(query_vector[None, :], fetch)
+        else:
+            scores, ids = self.store.search(query_vector[None, :], fetch, allowed_ids=allowed)
         best: dict[str, tuple[float, int]] = {}
         for score, chunk_id in zip(scores[0], ids[0], strict=True):
             chunk = self.chunks.get(int(chunk_id))

@@ -39,8 +39,11 @@ class VectorStore(Protocol):
 
     def ids(self) -> np.ndarray: ...
 
-    def search(self, queries: np.ndarray, top_k: int) -> tuple[np.ndarray, np.ndarray]:
-        """(scores, ids), each (len(queries), top_k); missing results have id -1."""
+    def search(
+        self, queries: np.ndarray, top_k: int, allowed_ids: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, ids), each (len(queries), top_k); missing results have id -1. With
+        `allowed_ids`, only those ids are searched, in the engine (a filter's chunks)."""
         ...
 
 
@@ -207,11 +210,15 @@ class FaissVectorStore:
         if len(keep):
             self._index.add_with_ids(vectors, keep)
 
-    def search(self, queries: np.ndarray, top_k: int) -> tuple[np.ndarray, np.ndarray]:
+    def search(
+        self, queries: np.ndarray, top_k: int, allowed_ids: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         queries = np.ascontiguousarray(queries, dtype=np.float32)
         if self._index is None or self._index.ntotal == 0 or top_k <= 0:
             shape = (len(queries), max(top_k, 0))
             return np.zeros(shape, dtype=np.float32), np.full(shape, -1, dtype=np.int64)
+        if allowed_ids is not None:
+            return self._search_among(queries, top_k, allowed_ids)
         fetch = min(self._index.ntotal, top_k + len(self._tombstones))
         parameters = self._search_parameters(fetch)
         scores, ids = self._index.search(queries, fetch, params=parameters)
@@ -226,6 +233,30 @@ class FaissVectorStore:
             scores = np.pad(scores, ((0, 0), (0, pad)), constant_values=-np.inf)
             ids = np.pad(ids, ((0, 0), (0, pad)), constant_values=-1)
         return scores[:, :top_k].astype(np.float32), ids[:, :top_k]
+
+    def _search_among(
+        self, queries: np.ndarray, top_k: int, allowed_ids: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Exact search over the allowed ids only: their stored vectors, scored directly.
+        Meant for filters that leave few chunks (the searcher passes at most
+        ENGINE_FILTER_MAX ids), where searching everything and filtering after would miss."""
+        stored = faiss.vector_to_array(self._index.id_map)
+        wanted = np.asarray(allowed_ids, dtype=np.int64)
+        present = wanted[np.isin(wanted, stored)]
+        if self._tombstones:
+            present = present[~np.isin(present, np.fromiter(self._tombstones, dtype=np.int64))]
+        shape = (len(queries), top_k)
+        scores = np.full(shape, -np.inf, dtype=np.float32)
+        ids = np.full(shape, -1, dtype=np.int64)
+        if not len(present):
+            return scores, ids
+        vectors = self._index.reconstruct_batch(present)
+        similarity = queries @ vectors.T
+        take = min(top_k, len(present))
+        order = np.argsort(-similarity, axis=1, kind="stable")[:, :take]
+        scores[:, :take] = np.take_along_axis(similarity, order, axis=1)
+        ids[:, :take] = present[order]
+        return scores, ids
 
     def save(self, folder: Path, **manifest_fields: Any) -> None:
         """Write the store as a self-describing folder, atomically (readers see the old folder

@@ -381,6 +381,35 @@ def test_filters_narrow_the_suggestions(slice_client: TestClient) -> None:
     assert ids and all(articles[article_id]["category"] == "billing" for article_id in ids)
 
 
+def test_a_narrow_filter_is_searched_in_the_vector_engine(
+    slice_client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A filter leaving few chunks is handed to the engine as the chunks to search among (FAISS
+    or Milvus), so the answer comes from that category however far down the whole ranking it
+    sits; the engine's own search is watched, not replaced."""
+    searcher = slice_client.app.state.service.knowledge_index.searcher
+    filters = SearchFilters(categories=frozenset({"billing"}))
+    asked: list = []
+    engine_search = searcher.store.search
+
+    def watched(queries, top_k, allowed_ids=None):  # noqa: ANN001, ANN202
+        asked.append(allowed_ids)
+        return engine_search(queries, top_k, allowed_ids=allowed_ids)
+
+    monkeypatch.setattr(searcher.store, "search", watched)
+    result = searcher.search("録音ボタンが押せない", 5, method="dense", filters=filters)
+    billing_chunks = {
+        chunk.id
+        for chunk in searcher.chunks.values()
+        if searcher.articles[chunk.article_id].category == "billing"
+    }
+    assert asked and asked[-1] is not None and set(asked[-1].tolist()) == billing_chunks
+    assert len(result.hits) == 5
+    assert all(searcher.articles[hit.article_id].category == "billing" for hit in result.hits)
+    searcher.search("録音ボタンが押せない", 5, method="dense")
+    assert asked[-1] is None  # no filter: the whole collection
+
+
 @pytest.mark.parametrize(
     ("body", "status", "says"),
     [

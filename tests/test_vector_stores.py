@@ -75,3 +75,32 @@ def test_milvus_index_type_follows_size_unless_forced() -> None:
     assert choose_milvus_index_type("ivf_flat", 10) == "ivf_flat"
     with pytest.raises(ValueError, match="one of"):
         choose_milvus_index_type("ivfpq", 10)
+
+
+@pytest.mark.parametrize("index_type", ["flat", "hnsw"])
+def test_a_search_among_allowed_ids_is_exact_and_skips_deleted_ones(
+    tmp_path: Path, index_type: str
+) -> None:
+    """What a narrow filter asks of the engine (FAISS by its stored vectors, Milvus by an
+    expression on the primary key): the true nearest among those ids, never another id."""
+    vectors, queries = _unit(400, 6), _unit(5, 7)
+    ids = np.arange(1000, 1400, dtype=np.int64)
+    allowed = ids[::7]  # 58 of them, spread through the collection
+    stores = [
+        FaissVectorStore.build(ids, vectors, index_type),
+        MilvusVectorStore(str(tmp_path / "milvus.db"), DIMENSION, "test-encoder@1"),
+    ]
+    stores[1].add(ids, vectors)
+    for store in stores:
+        store.remove(allowed[:3])
+        scores, found = store.search(queries, 10, allowed_ids=allowed)
+        live = allowed[3:]
+        exact = queries @ vectors[np.isin(ids, live)].T
+        expected = live[np.argsort(-exact, axis=1)[:, :10]]
+        assert set(found.ravel().tolist()) <= set(live.tolist())
+        assert (found == expected).mean() >= 0.98  # ties may swap
+        np.testing.assert_allclose(scores, np.sort(exact, axis=1)[:, ::-1][:, :10], atol=1e-5)
+        _, none = store.search(queries, 5, allowed_ids=np.array([], dtype=np.int64))
+        assert (none == -1).all()
+        _, few = store.search(queries[:1], 10, allowed_ids=live[:4])
+        assert sorted(few[0, :4].tolist()) == sorted(live[:4].tolist()) and (few[0, 4:] == -1).all()
