@@ -14,7 +14,7 @@ from rich.table import Table
 from cli.artifacts import DEFAULT_ARTIFACTS, Artifact
 from cli.keys_commands import create_key, create_tenant, list_keys, list_tenants, revoke_key
 from cli.models_commands import list_models, promote_model, rollback_model
-from cli.pii_commands import eval_pii
+from cli.pii_commands import eval_pii, train_tagger
 from cli.progress import progress_bar
 from cli.triage_commands import eval_triage, retrain_triage, train_triage
 from common.encoders import RECOVERED_FOLDER_NAME
@@ -48,6 +48,9 @@ app.add_typer(triage_app, name="triage")
 triage_app.command("train")(train_triage)
 eval_app.command("triage")(eval_triage)
 eval_app.command("pii")(eval_pii)
+pii_app = typer.Typer(help="PII masking: train its learned name and address tagger.")
+app.add_typer(pii_app, name="pii")
+pii_app.command("train-tagger")(train_tagger)
 app.command("train")(retrain_triage)
 console = Console(stderr=True, soft_wrap=True)  # paths and messages stay on one line
 

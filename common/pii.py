@@ -24,6 +24,14 @@ from typing import Literal, get_args
 
 import fugashi
 
+from common.pii_tagger import (
+    TAGGED_KINDS,
+    Token,
+    default_tagger,
+    token_features,
+    token_labels,
+)
+
 GIVEN_NAMES_FILE = Path(__file__).resolve().parent / "config" / "romanised_given_names.txt"
 
 PiiKind = Literal[
@@ -153,9 +161,22 @@ _CARD = re.compile(
     + _NOT_AFTER
 )
 _POSTAL_CUE = re.compile(
-    r"(〒|郵便番号|postal code|zip(?: code)?)(?:は)?[ :：】\u3000]*", re.IGNORECASE
+    r"(〒|郵便番号|ゆうびんばんごう|邮编|郵遞區號|郵政編碼|우편번호"
+    r"|postal code|post code|zip(?: code)?)(?:は)?[ :：】\u3000]*",
+    re.IGNORECASE,
 )
-_AFTER_ADDRESS = re.compile(r"(?:Tokyo|Osaka|Kyoto|Japan|-ku|-shi|[都道府県])[ ,]*$")
+# The 47 prefectures and the designated cities in Latin letters: an English-format address ends
+# with one of them just before its postal code (…, Aoba-ku, Sendai, Miyagi 980-0811).
+_ROMANISED_PLACES = (
+    "Hokkaido Aomori Iwate Miyagi Akita Yamagata Fukushima Ibaraki Tochigi Gunma Saitama Chiba "
+    "Tokyo Kanagawa Niigata Toyama Ishikawa Fukui Yamanashi Nagano Gifu Shizuoka Aichi Mie Shiga "
+    "Kyoto Osaka Hyogo Nara Wakayama Tottori Shimane Okayama Hiroshima Yamaguchi Tokushima "
+    "Kagawa Ehime Kochi Fukuoka Saga Nagasaki Kumamoto Oita Miyazaki Kagoshima Okinawa "
+    "Sapporo Sendai Kawasaki Yokohama Sagamihara Hamamatsu Nagoya Sakai Kobe Kitakyushu"
+).split()
+_AFTER_ADDRESS = re.compile(
+    rf"(?:{'|'.join(_ROMANISED_PLACES)}|Japan|-ku|-shi|-ken|Prefecture|[都道府県])[ ,]*$"
+)
 _POSTAL = re.compile(_NOT_BEFORE + r"[0-9]{3}-?[0-9]{4}" + _NOT_AFTER)
 _BANK_CUE = re.compile(
     r"(普通預金|当座預金|貯蓄預金|普通|当座|貯蓄|口座番号|口座|\("
@@ -262,7 +283,8 @@ _PREFECTURES = tuple(
     "北海道 青森県 岩手県 宮城県 秋田県 山形県 福島県 茨城県 栃木県 群馬県 埼玉県 千葉県 東京都"
     " 神奈川県 新潟県 富山県 石川県 福井県 山梨県 長野県 岐阜県 静岡県 愛知県 三重県 滋賀県 京都府"
     " 大阪府 兵庫県 奈良県 和歌山県 鳥取県 島根県 岡山県 広島県 山口県 徳島県 香川県 愛媛県 高知県"
-    " 福岡県 佐賀県 長崎県 熊本県 大分県 宮崎県 鹿児島県 沖縄県".split()
+    " 福岡県 佐賀県 長崎県 熊本県 大分県 宮崎県 鹿児島県 沖縄県"
+    " 东京都 神奈川县 埼玉县 千叶县 爱知县 兵库县 福冈县".split()  # as Chinese writes them
 )
 _NAME_CHARS = r"[一-龥々〆ヶぁ-んァ-ヴー〇○]"
 _NUMERAL = r"(?:[0-9]+|[一二三四五六七八九十]+)"
@@ -278,26 +300,44 @@ _ADDRESS = re.compile(
     re.MULTILINE,
 )
 _ENGLISH_ADDRESS = re.compile(
+    # a room or floor and a building before the street number: Room 1502, Azabu Garden
+    # Residence, 1-9-3 …; 7F Shibuya Meridian Bldg., 2-19-4 …
+    r"(?:(?:(?:Room|Suite|Unit|Apt\.?|#) ?[0-9A-Z-]+|[0-9]+F),? )?"
+    r"(?:(?:[A-Z][A-Za-z'’-]*\.? ){0,4}(?:Bldg\.?|Building|Residence|Tower|Heights|Mansion|House"
+    r"|Court|Plaza|Hills|Garden|Palace|Square)(?: [0-9A-Z]+)?,? )?"
     r"[0-9]+(?:-[0-9]+){1,3},? (?:[A-Z][a-z]+ )?[A-Z][a-z]+(?:-[A-Z]?[a-z]+)?,? "
     r"[A-Z][a-z]+-(?:ku|shi|cho|machi|gun)"
     r"(?:,? (?:Tokyo|Osaka|Kyoto|Hokkaido|[A-Z][a-z]+(?:-ken|-fu|-to)?))?"
 )
 _BUILDING_WORD = re.compile(
     r"ビル|タワー|マンション|ハイツ|コーポ|レジデンス|ヒルズ|プラザ|センター|会館|庁舎|棟|館|荘|ハウス"
-    r"|スクエア|ガーデン|パレス|コート|[0-9]+[FＦ階]$|[0-9]+号室$|[0-9]{3,4}$"
+    r"|スクエア|ガーデン|パレス|コート|メゾン|ハイム|アパート|寮|公寓|大厦"
+    r"|[0-9]+[FＦ階]$|[0-9]+号?室$|[0-9]{3,4}$"
 )
-_FLOOR_OR_ROOM = re.compile(r"[0-9]+(?:[FＦ階]|号室)$|[0-9]{3,4}$|[A-Z]?[0-9]{3,4}号?$")
+_FLOOR_OR_ROOM = re.compile(r"[0-9]+(?:[FＦ階]|号?室)$|[0-9]{3,4}$|[A-Z]?[0-9]{3,4}号?$")
 
 
 def _address_spans(folded: str) -> Iterable[tuple[int, int]]:
     for match in _ADDRESS.finditer(folded):
-        end = match.end()
-        while end > match.start() and folded[end - 1] in "-の ":
+        start, end = _address_start(match.group()) + match.start(), match.end()
+        while end > start and folded[end - 1] in "-の ":
             end -= 1
-        if re.search(r"[0-9一二三四五六七八九十]", folded[match.start() : end]):
-            yield match.start(), _with_building(folded, end)
+        if re.search(r"[0-9一二三四五六七八九十]", folded[start:end]):
+            yield start, _with_building(folded, end)
     for match in _ENGLISH_ADDRESS.finditer(folded):
         yield match.start(), match.end()
+
+
+def _address_start(address: str) -> int:
+    """Where a matched address begins: at its prefecture when it names one, else after the words
+    of the sentence that ran into it (住所は東京都…, 今の住所が川崎市…)."""
+    prefecture = re.search("|".join(_PREFECTURES), address)
+    if prefecture:
+        return prefecture.start()
+    town = re.search(r"[市区町村郡]", address)
+    lead = address[: town.start()] if town else address
+    particles = list(re.finditer(r"[ぁ-ん]*[はがをにでのへとも](?=[一-龥々ヶ])", lead))
+    return particles[-1].end() if particles else 0
 
 
 def _with_building(folded: str, end: int) -> int:
@@ -306,6 +346,8 @@ def _with_building(folded: str, end: int) -> int:
     a floor or a room, or a name followed by one."""
     rest = re.split(r"[\n、。,，（）()「」]", folded[end:], maxsplit=1)[0]
     pieces = [(piece.start(), piece.group()) for piece in re.finditer(r"[^ \u3000]+", rest)][:3]
+    # 402号室で、: a particle after the room belongs to the sentence
+    pieces = [(at, re.sub(r"(?<=[0-9室階FＦ])[ぁ-ん]+$", "", piece)) for at, piece in pieces]
     taken = 0
     for number, (_offset, piece) in enumerate(pieces):
         following = pieces[number + 1][1] if number + 1 < len(pieces) else ""
@@ -357,6 +399,10 @@ _LABEL_BEFORE_NAME = re.compile(
     r"|收款人)[ \u3000]*(?:[:：]|[ \u3000]|は「))"
     r"[ \u3000「]*"
 )
+# 禰宜 八坂 拓真 after a name label: a role, then family and given name
+_ROLE_BEFORE_FULL_NAME = re.compile(
+    r"([一-龥々]{1,5})[ \u3000]+(?=[一-龥々ヶ]{1,4}[ \u3000][一-龥々ヶ]{1,4}(?:$|[^一-龥々ヶ]))"
+)
 _READING_LABEL = re.compile(r"フリガナ|ふりがな|カナ|よみがな")
 _CAPITALS_NAME = re.compile(r"[A-Z]{2,}(?: [A-Z]{2,}){1,2}(?![A-Za-z])")
 # A transcript or chat log line: "[10:02] 山口：…", "けんた：…", "野村: …"
@@ -402,7 +448,8 @@ _ENGLISH_CUED = re.compile(
 )
 # Weaker cues: the name after them must start with a known given name.
 _ENGLISH_WEAKLY_CUED = re.compile(
-    r"\b(?:I am|I'm|This is|[Cc]olleague|[Ee]mployee|[Mm]anager)\s+"
+    r"\b(?:I am|I'm|This is|[Cc]olleague|[Ee]mployee|[Mm]anager|[Ss]taff member|[Tt]hanks,?"
+    r"|[Tt]hank you,?)\s+"
     rf"({_ENGLISH_NAME})"
 )
 _ENGLISH_PAIR = re.compile(
@@ -435,7 +482,10 @@ _ENGLISH_NOT_NAMES = set(
     " Meeting Meetings Minutes Summary Export Import Settings Workspace Admin Console Portal"
     " Windows Mac Chrome Safari Edge Firefox Android Iphone iPhone iPad Word Excel Pdf PDF SRT"
     " Slides Docs Sheets Calendar Outlook Gmail Phone Voice Mail Email City Ward Prefecture Street"
-    " Building Tower Floor Room Hall Park Station".split()
+    " Building Tower Floor Room Hall Park Station Again All Everyone Team Both"
+    " One Home Note Date Data Name Game Mode Base Site Tone Zone Page Rate Sure Made Take Make Same"
+    " Hope Gate Kansai Kanto Kyushu Tohoku Shikoku Chubu Hokuriku Kinki Okinawa Nihon"
+    " Nippon".split()
 )
 _CHINESE_SURNAMES = (
     "王李张張刘劉陈陳杨楊黄黃赵趙吴吳周徐孙孫马馬朱胡郭何高林罗羅郑鄭梁谢謝宋唐许許韩韓冯馮邓鄧曹彭"
@@ -459,35 +509,13 @@ _NOT_KOREAN_NAMES = {
 }  # fmt: skip
 
 
-@dataclass(frozen=True)
-class _Token:
-    start: int
-    end: int
-    surface: str
-    pos1: str
-    pos2: str
-    pos3: str
-
-    @property
-    def proper(self) -> bool:
-        return self.pos2 == "固有名詞"
-
-    @property
-    def person(self) -> bool:
-        return self.pos2 == "固有名詞" and self.pos3 == "人名"
-
-    @property
-    def katakana(self) -> bool:
-        return re.fullmatch(r"[ァ-ヴー]+", self.surface) is not None
-
-
 @lru_cache(maxsize=1)
 def _tagger() -> fugashi.Tagger:
     return fugashi.Tagger()
 
 
 @lru_cache(maxsize=512)
-def _tokens(folded: str) -> tuple[_Token, ...]:
+def _tokens(folded: str) -> tuple[Token, ...]:
     """UniDic tokens with their offsets. Cached: the name rules look at the same text (and the
     same short candidates) several times in one call."""
     tokens, cursor = [], 0
@@ -498,7 +526,7 @@ def _tokens(folded: str) -> tuple[_Token, ...]:
         cursor = start + len(word.surface)
         feature = word.feature
         tokens.append(
-            _Token(
+            Token(
                 start,
                 cursor,
                 word.surface,
@@ -510,11 +538,11 @@ def _tokens(folded: str) -> tuple[_Token, ...]:
     return tuple(tokens)
 
 
-def _name_run_before(tokens: Sequence[_Token], index: int, folded: str) -> tuple[int, int] | None:
+def _name_run_before(tokens: Sequence[Token], index: int, folded: str) -> tuple[int, int] | None:
     """The name ending just before tokens[index]: proper nouns (a family name, a given name),
     katakana joined by ・ or a space; None when what precedes is an ordinary word (お客様,
     ボランティアさん, 院長先生)."""
-    run: list[_Token] = []
+    run: list[Token] = []
     position = index - 1
     while position >= 0:
         token = tokens[position]
@@ -540,7 +568,7 @@ def _name_run_before(tokens: Sequence[_Token], index: int, folded: str) -> tuple
     return run[0].start, run[-1].end
 
 
-def _followed_by_noun(tokens: Sequence[_Token], index: int, folded: str) -> bool:
+def _followed_by_noun(tokens: Sequence[Token], index: int, folded: str) -> bool:
     """A name glued to the noun after it names a firm or a clinic (杉浦社会保険労務士法人,
     早川・小松法律事務所)."""
     position = index
@@ -637,10 +665,14 @@ def _japanese_name_spans(folded: str) -> Iterable[tuple[int, int]]:
     }
     for number, line in enumerate(lines):
         for label in _LABEL_BEFORE_NAME.finditer(line):
+            at = label.end()
+            role = _ROLE_BEFORE_FULL_NAME.match(line, at)
+            if role and not _looks_like_name_part(role.group(1)):
+                at = role.end()
             name = (
-                _KANA_OR_KANJI_NAME.match(line, label.end())
-                or _CAPITALS_NAME.match(line, label.end())
-                or re.compile(_ENGLISH_NAME).match(line, label.end())
+                _KANA_OR_KANJI_NAME.match(line, at)
+                or _CAPITALS_NAME.match(line, at)
+                or re.compile(_ENGLISH_NAME).match(line, at)
             )
             if not name:
                 continue
@@ -717,7 +749,7 @@ def _plausible_name(candidate: str) -> bool:
     kanji / kana pieces UniDic does not know as anything else."""
     if candidate in _NOT_NAMES:
         return False
-    tokens = _tokens(candidate.replace("\u3000", " "))
+    tokens = [token for token in _tokens(candidate.replace("\u3000", " ")) if token.surface != "・"]
     if not tokens:
         return False
     if any(token.proper for token in tokens):
@@ -775,7 +807,7 @@ _NAME_BEFORE_ADDRESS = re.compile(
 # 参加者：佐々木（新宿東口店）、宮原、レオン・カルバハル: a list of people.
 _PEOPLE_LIST = re.compile(
     r"(?:参加者|出席者|出席|参加|登壇者|構成員|メンバー|参会者|参석자|참석자|参与者|與會者|Attendees"
-    r"|Participants|参加|出席)[^:：\n]{0,12}[:：][ \u3000]*([^\n]+)"
+    r"|Participants|参加|出席)[^:：\n]{0,12}[:：][ \u3000]*\n?[ \u3000]*([^\n]+)"
 )
 _LIST_ITEM_NAME = re.compile(
     r"[ \u3000]*([一-龥々]{1,4}(?:[ \u3000][一-龥々]{1,3})?"
@@ -809,6 +841,7 @@ def _name_spans(folded: str) -> Iterable[tuple[int, int]]:
             pieces = re.split(r"[ \u3000]", item.strip())
             role_first = (
                 len(pieces) >= 2
+                and len(pieces[0]) >= 2  # 王 静: a one-character family name, not a role
                 and re.fullmatch(r"[一-龥々ァ-ヴー・]+", pieces[0]) is not None
                 and not _looks_like_name_part(pieces[0])
             )
@@ -843,8 +876,9 @@ def _name_spans(folded: str) -> Iterable[tuple[int, int]]:
     for pattern in (_ENGLISH_CUED, _ENGLISH_SAN, _ENGLISH_WEAKLY_CUED):
         for match in pattern.finditer(folded):
             weak = pattern is _ENGLISH_WEAKLY_CUED
+            first = match.group(1).split()[0]
             if _english_name_ok(match.group(1)) and (
-                not weak or match.group(1).split()[0] in _given_names()
+                not weak or first in _given_names() or (len(first) >= 4 and _is_romaji(first))
             ):
                 found.append((match.start(1), match.end(1)))
     for match in _ENGLISH_PAIR.finditer(folded):
@@ -859,11 +893,21 @@ def _name_spans(folded: str) -> Iterable[tuple[int, int]]:
         group = 1 if match.group(1) else 2
         if match.group(group) not in _NOT_KOREAN_NAMES:
             found.append((match.start(group), match.end(group)))
+    found.extend(_romanised_japanese_names(folded))
+    found.extend(_quoted_chinese_names(folded))
+    found.extend(list(_list_names(folded, found)))
+    found.extend(list(_aliases(folded, found)))
     # The reading after a name (小野寺 真琴（おのでら まこと）) names the same person; so does a
     # proper noun listed beside a name (松岡、久米).
     for start, end in list(found):
         reading = _READING.match(folded, end)
-        if reading and not folded[start:end].isascii() and reading.group(1) not in _KATAKANA_WORDS:
+        ordinary = reading and all(token.pos2 == "普通名詞" for token in _tokens(reading.group(1)))
+        if (
+            reading
+            and not folded[start:end].isascii()
+            and reading.group(1) not in _KATAKANA_WORDS
+            and not (ordinary and re.fullmatch(r"[ァ-ヴー]+", reading.group(1)))
+        ):
             found.append((reading.start(1), reading.end(1)))
     for token in _tokens(folded):
         if token.proper and token.pos3 in {"人名", "地名"}:
@@ -886,6 +930,167 @@ def _name_spans(folded: str) -> Iterable[tuple[int, int]]:
                 r"[A-Za-z]", before
             ):
                 yield match.start(), match.end()
+
+
+# Hepburn (and Kunrei) syllables: what a Japanese name written in Latin letters is made of.
+_ROMAJI = re.compile(
+    r"(?:(?:[kgzdbpmrnh]y?|sh|ch|ts|j|f|w|y|s|t)?[aiueo]|n(?![aiueoy])|([kstpgbdmzc])(?=\1|h)"
+    r"|h(?![aiueoy]))+"
+)
+_CAPITALISED_PAIR = re.compile(
+    r"(?<![A-Za-z\-.])([A-Z][a-z]{2,}|[A-Z]{3,})[ \u3000]([A-Z][a-z]{2,}|[A-Z]{3,})(?![A-Za-z\-])"
+)
+# Sakura Minato Bank, Kansai Gaigo University, Minato Mirai Station: a place or a firm
+_PLACE_AFTER = re.compile(
+    r",? ?[A-Z][a-z]+-(?:ku|shi|cho|machi|gun)|[ -](?:Station|Line|Ward|City|Town|Bank|Branch"
+    r"|University|Univ|College|School|Academy|Hospital|Clinic|Hotel|Inn|Building|Bldg|Tower"
+    r"|Shrine|Temple|Park|Co|Inc|Corp|Ltd|Group|Holdings|Foundation|Association)\b"
+)
+
+
+def _is_romaji(word: str) -> bool:
+    return _ROMAJI.fullmatch(word.lower()) is not None
+
+
+def _romanised_japanese_names(folded: str) -> Iterable[tuple[int, int]]:
+    """Takahiro Hoshino, Katagiri Satoshi, SHUN ISHIHARA: two capitalised words that are both
+    Japanese syllables (Tokyo, Osaka and business words excluded; place names before -ku are
+    addresses)."""
+    for match in _CAPITALISED_PAIR.finditer(folded):
+        first, second = match.group(1), match.group(2)
+        words = [first.capitalize(), second.capitalize()]
+        if len(first) + len(second) < 9 or any(word in _ENGLISH_NOT_NAMES for word in words):
+            continue
+        if _is_romaji(first) and _is_romaji(second) and not _PLACE_AFTER.match(folded, match.end()):
+            yield match.start(), match.end()
+
+
+_DISTINCTLY_CHINESE_SURNAMES = (
+    "张張刘劉陈陳杨楊赵趙吴吳孙孫郑鄭谢謝许許韩韓冯馮"
+    "邓鄧蒋蔣苏蘇吕呂卢盧钟鍾谭譚贾賈邹鄒龚龔钱錢严嚴王李"
+)
+_QUOTED_CHINESE_NAME = re.compile(
+    rf"[「“『\"]([{_DISTINCTLY_CHINESE_SURNAMES}][一-龥]{{1,2}})[」”』\"]"
+)
+
+
+def _quoted_chinese_names(folded: str) -> Iterable[tuple[int, int]]:
+    """「张伟」, “陈建国”: a quoted Chinese name (a surname rare at the start of a Japanese word,
+    then one or two characters; 「王様」, one ordinary word, is not one)."""
+    for match in _QUOTED_CHINESE_NAME.finditer(folded):
+        tokens = _tokens(match.group(1))
+        common_word = len(tokens) == 1 and tokens[0].pos2 == "普通名詞"
+        if not (match.group(1)[0] in "王李" and common_word):
+            yield match.start(1), match.end(1)
+
+
+_BULLET = re.compile(r"[ \u3000>]*(?:[・\-*•●○◦▪■□]|[0-9]{1,2}[.)）])?[ \u3000]*")
+_LIST_PERSON = re.compile(
+    r"[一-龥々ヶ]{1,4}(?:[ \u3000][一-龥々ヶぁ-ん]{1,4})?"
+    r"|[ァ-ヴー]{2,10}(?:[・ \u3000][ァ-ヴー]{2,10}){0,2}"
+    r"|[가-힣]{2,4}"
+    r"|[A-Z][a-z'’]+(?:-[a-zA-Z]+)?(?:[ -][A-Z][a-zA-Z'’]+(?:-[a-z]+)?){0,2}"
+)
+_ROLE_ENDINGS = ("師", "長", "士", "員", "者", "役", "係", "主任", "代表", "リーダー", "担当")
+
+
+def _list_person(line: str) -> tuple[int, int, bool] | None:
+    """Where the person stands in a list line (・岡部 茂（氏子総代）, 獣医師 岡 菜々子): after
+    the bullet and a role, before a bracket; None when the line is not shaped like one."""
+    start = _BULLET.match(line).end()
+    end = min([line.find(bracket) for bracket in "（(" if bracket in line[start:]] or [len(line)])
+    body = line[start:end].rstrip(" \u3000")
+    pieces = re.split(r"[ \u3000]+", body)
+    role = len(pieces) >= 2 and (pieces[0] in _TITLES or pieces[0].endswith(_ROLE_ENDINGS))
+    if role and not _looks_like_name_part(pieces[0]):
+        start = line.index(pieces[1], start)
+        body = line[start:end].rstrip(" \u3000")
+    else:
+        role = False
+    if not body or not _LIST_PERSON.fullmatch(body):
+        return None
+    return start, start + len(body), role
+
+
+def _list_names(folded: str, found: Sequence[tuple[int, int]]) -> Iterable[tuple[int, int]]:
+    """A list of people, one a line, where at least two lines and half of them hold a name
+    already found: the other lines of the same shape are people too (ミラー・ジェイコブ among
+    高千穂 彩 and 岡部 茂)."""
+    covered = bytearray(len(folded))
+    for start, end in found:
+        covered[start:end] = b"\x01" * (end - start)
+    run: list[tuple[int, int]] = []
+    roles = 0
+    offset = 0
+    for line in [*folded.split("\n"), ""]:
+        person = _list_person(line)
+        if person:
+            run.append((offset + person[0], offset + person[1]))
+            roles += person[2]
+        else:
+            known = [
+                span for span in run if sum(covered[span[0] : span[1]]) >= 0.8 * (span[1] - span[0])
+            ]
+            # 院長 吉永 健 / 獣医師 岡 菜々子: a role on every line makes one known name enough
+            if roles == len(run) >= 3:
+                a_list_of_people = len(known) >= 1
+            else:
+                a_list_of_people = len(run) >= 2 and len(known) >= 2 and 2 * len(known) >= len(run)
+            if a_list_of_people:
+                for start, end in run:
+                    text = folded[start:end]
+                    if (start, end) not in known and text not in _NOT_NAMES | _KATAKANA_WORDS:
+                        if text.isascii() and not _english_name_ok(text):
+                            continue
+                        yield start, end
+            run, roles = [], 0
+        offset += len(line) + 1
+
+
+_ALIAS_NAME = (
+    r"(?P<kana>[ァ-ヴー]{2,10}(?:[・ \u3000][ァ-ヴー]{1,10}){0,2}"
+    r"|[ぁ-ん]{2,8}(?:[ \u3000][ぁ-ん]{1,8})?)"
+    r"|(?P<latin>[A-Z][a-zA-Z'’]+(?:[ -][A-Z][a-zA-Z'’]+){0,2})"
+    r"|(?P<kanji>[一-龥々ヶ〆][一-龥々ヶ〆ツノケ]{0,3}(?:[ \u3000][一-龥々ヶ]{1,3})?)"
+)
+_ALIAS_IN_BRACKETS = re.compile(
+    r"(?:様|さま|さん|氏|殿|先生)?[ \u3000]*"
+    rf"[（(][ \u3000]*(?:{_ALIAS_NAME})[ \u3000]*(?P<honorific>様|さま|さん|氏)?[）)]"
+)
+_ALIAS_AFTER_SLASH = re.compile(
+    rf"[ \u3000]*[／/][ \u3000]*(?:{_ALIAS_NAME})(?=[ \u3000]*(?:$|[（(<]))", re.MULTILINE
+)
+_ALIAS_BEFORE = re.compile(rf"(?:{_ALIAS_NAME})[ \u3000]*[／/][ \u3000]*$")
+
+
+def _aliases(folded: str, found: Sequence[tuple[int, int]]) -> Iterable[tuple[int, int]]:
+    """The same person written another way beside a found name: its reading or Latin spelling
+    in brackets (坂口様（サカグチ）, 石原 駿（Shun Ishihara）, Chen Wei（陳 偉）) or after a
+    slash (三ツ矢 慎吾 ／ Shingo Mitsuya). A kanji alias counts only beside a Latin name: after a
+    Japanese one, brackets hold a role or a department."""
+    for start, end in found:
+        name = folded[start:end]
+        after = _ALIAS_IN_BRACKETS.match(folded, end) or _ALIAS_AFTER_SLASH.match(folded, end)
+        line_start = folded.rfind("\n", 0, start) + 1
+        before = _ALIAS_BEFORE.search(folded[line_start:start])
+        for match, offset in ((after, 0), (before, line_start)):
+            if not match:
+                continue
+            kind = next(group for group in ("kana", "latin", "kanji") if match.group(group))
+            alias = match.group(kind)
+            ordinary = all(token.pos2 == "普通名詞" for token in _tokens(alias))
+            honoured = "honorific" in match.re.groupindex and match.group("honorific")
+            if kind == "kana" and (
+                alias in _KATAKANA_WORDS or (ordinary and "・" not in alias and not honoured)
+            ):
+                continue  # 工藤 彩（エリアマネージャー）: a role in brackets, not a reading
+            latin_word = re.search(r"[a-z]", alias) or " " in alias  # not CEO, GM
+            latin_ok = latin_word and _english_name_ok(alias) and not name.isascii()
+            if kind == "latin" and not latin_ok:
+                continue
+            if kind == "kanji" and (not name.isascii() or alias.endswith(_NOT_NAME_ENDINGS)):
+                continue
+            yield offset + match.start(kind), offset + match.end(kind)
 
 
 def _without_leading_word(name: str) -> str:
@@ -958,16 +1163,22 @@ _DETECTORS = {
 }
 
 
-def find_pii(text: str, kinds: Sequence[str] = PII_KINDS) -> list[PiiSpan]:
-    """The personal data in `text`, as non-overlapping spans in text order."""
+def find_pii(text: str, kinds: Sequence[str] = PII_KINDS, use_tagger: bool = True) -> list[PiiSpan]:
+    """The personal data in `text`, as non-overlapping spans in text order. Person names and
+    addresses come from the rules and, where no rule found one, from the learned tagger
+    (`common.pii_tagger`; `use_tagger=False` leaves it out, to measure what each adds)."""
     unknown = sorted(set(kinds) - set(PII_KINDS))
     if unknown:
         raise ValueError(f"unknown PII kinds {unknown}; known: {list(PII_KINDS)}")
     folded = fold_width(text)
+    tagged = _tagged_spans(folded.text) if use_tagger and set(kinds) & set(TAGGED_KINDS) else {}
     claimed = bytearray(len(text))
     found: list[PiiSpan] = []
     for kind in sorted(kinds, key=_PRECEDENCE.__getitem__):
         spans = sorted(set(_DETECTORS[kind](folded.text)))
+        spans = sorted(
+            spans + [span for span in tagged.get(kind, ()) if not _overlaps(span, spans)]
+        )
         for start, end in _merge(spans):
             start, end = _strip(text, *folded.original(start, end))
             if end <= start or any(claimed[start:end]):
@@ -975,6 +1186,31 @@ def find_pii(text: str, kinds: Sequence[str] = PII_KINDS) -> list[PiiSpan]:
             claimed[start:end] = b"\x01" * (end - start)
             found.append(PiiSpan(kind, start, end, text[start:end]))
     return sorted(found, key=lambda span: span.start)
+
+
+def _overlaps(span: tuple[int, int], others: Sequence[tuple[int, int]]) -> bool:
+    return any(span[0] < end and span[1] > start for start, end in others)
+
+
+def _tagged_spans(folded: str) -> dict[str, list[tuple[int, int]]]:
+    """The learned tagger's person names and addresses, by kind, in folded coordinates."""
+    tagged: dict[str, list[tuple[int, int]]] = {}
+    for kind, start, end in default_tagger().spans(folded, _tokens(folded)):
+        text = folded[start:end]
+        if kind == "person_name" and (text in _NOT_NAMES or not _english_name_ok(text)):
+            continue  # the words the rules know are no names (HENNGE One, 皆様) are none here
+        tagged.setdefault(kind, []).append((start, end))
+    return tagged
+
+
+def tagger_example(text: str, spans: Sequence[PiiSpan]) -> tuple[list[dict], list[str]]:
+    """One labelled text as the tagger learns it: the features of its tokens and their BIO
+    labels (person names and addresses), the labels read from `spans` in `text`'s offsets."""
+    folded = fold_width(text)
+    tokens = _tokens(folded.text)
+    offsets = [folded.original(token.start, token.end) for token in tokens]
+    labels = token_labels(offsets, [(span.kind, span.start, span.end) for span in spans])
+    return token_features(folded.text, tokens), labels
 
 
 def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:

@@ -23,12 +23,17 @@ from common.pii import (
     mask_pii,
     my_number_is_valid,
 )
+from common.pii_tagger import TAGGER_FILE, TAGGER_FOLDER, PiiTagger
 from common.settings import PROJECT_ROOT, Settings
-from common.storage import create_database_engine
+from common.storage import create_database_engine, read_manifest, sha256_of_file
 from training.pii_evaluation import evaluate_pii, read_labelled_pii
 
 LABELLED = PROJECT_ROOT / "tests" / "data"
-HELD_OUT_FLOOR = {"recall": 0.87, "precision": 0.95}  # measured 0.8825 / 0.9775
+# Floors for the two held-out sets, a little under what each measured (tests/data/README.md):
+# PE 0.8825 / 0.9775 untouched (0.9608 / 0.9813 once tuned on), PF 0.8343 / 0.9892 untouched
+# by the rules, 0.8994 / 0.9673 with the learned tagger (trained on dev, PE, PG and PH, not PF).
+HELD_OUT_FLOOR = {"recall": 0.87, "precision": 0.95}
+HELD_OUT_PF_FLOOR = {"recall": 0.89, "precision": 0.95}
 
 
 def kinds_found(text: str) -> list[tuple[str, str]]:
@@ -92,6 +97,57 @@ def test_names_are_found_by_honorifics_signatures_and_forms_but_not_common_nouns
     assert names == ["田村", "佐藤", "田村 健一"]
 
 
+def test_a_name_written_another_way_beside_it_is_the_same_person() -> None:
+    memo = "4/22 入電 坂口様（サカグチ）より。\n石原 駿（Shun Ishihara）\nChen Wei（陳 偉）"
+    assert [s.text for s in find_pii(memo) if s.kind == "person_name"] == [
+        "坂口", "サカグチ", "石原 駿", "Shun Ishihara", "Chen Wei", "陳 偉",
+    ]  # fmt: skip
+    signature = "情報システム課\n三ツ矢 慎吾 ／ Shingo Mitsuya\n工藤 彩（エリアマネージャー）様"
+    names = [s.text for s in find_pii(signature) if s.kind == "person_name"]
+    assert "Shingo Mitsuya" in names and "エリアマネージャー" not in names
+
+
+def test_a_list_of_people_one_a_line_is_read_as_a_whole() -> None:
+    text = (
+        "参加者は以下の4名です。\n\n院長 吉永 健\n獣医師 岡 菜々子\n"
+        "獣医師 Lee Seo-yeon（研修中）\n動物看護師 真鍋 りく\n\nよろしくお願いします。"
+    )
+    names = [s.text for s in find_pii(text) if s.kind == "person_name"]
+    assert names == ["吉永 健", "岡 菜々子", "Lee Seo-yeon", "真鍋 りく"]
+    features = "ご要望：\n・議事録\n・要約\n・翻訳"
+    assert find_pii(features) == []
+
+
+def test_japanese_names_in_latin_letters_but_not_places_or_firms() -> None:
+    text = (
+        "Regards from Takahiro Hoshino. Our bank is Sakura Minato Bank, and HENNGE One is the IdP."
+    )
+    assert [s.text for s in find_pii(text) if s.kind == "person_name"] == ["Takahiro Hoshino"]
+    assert [s.text for s in find_pii("出力「张伟」→ 納品では「張偉」。「王道」は別") if s.kind == "person_name"] == [
+        "张伟", "張偉",
+    ]  # fmt: skip
+
+
+def test_postal_codes_after_a_romanised_prefecture_or_a_cue_in_other_scripts() -> None:
+    english = "2-14-6 Kamiyagi, Hanyu-shi, Saitama 348-0041\nTicket 552-0193 is still open."
+    assert [s.text for s in find_pii(english) if s.kind == "postal_code"] == ["348-0041"]
+    for cued in ("ゆうびんばんごう 994-0044", "邮编：530-0001", "우편번호 231-0013"):
+        assert [s.text for s in find_pii(cued) if s.kind == "postal_code"] == [cued[-8:]], cued
+
+
+def test_addresses_keep_their_room_and_leave_the_sentence_around_them() -> None:
+    assert kinds_found("住所は東京都豊島区池袋本町2-18-6 メゾン池袋 402号室で、以上です") == [
+        ("address", "東京都豊島区池袋本町2-18-6 メゾン池袋 402号室")
+    ]
+    assert kinds_found("今の住所が川崎市中原区小杉町3-264 グランドメゾン小杉 1207号室です") == [
+        ("address", "川崎市中原区小杉町3-264 グランドメゾン小杉 1207号室")
+    ]
+    english = "Address: 3F Kotobuki Bldg., 1-12-7 Jingumae, Shibuya-ku, Tokyo"
+    assert kinds_found(english) == [
+        ("address", "3F Kotobuki Bldg., 1-12-7 Jingumae, Shibuya-ku, Tokyo")
+    ]
+
+
 def test_english_chinese_and_korean_names_have_their_own_cues() -> None:
     english = "Hi Koemoji team,\n\nplease contact Mr. Tanaka.\n\nKind regards,\nDaniel Okafor"
     assert [s.text for s in find_pii(english) if s.kind == "person_name"] == [
@@ -134,22 +190,95 @@ def test_a_policy_masks_only_its_fields_and_refuses_unknown_ones() -> None:
 # -- the labelled sets ---------------------------------------------------------------------
 
 
-def test_the_development_set_reaches_the_promised_recall_and_precision() -> None:
-    result = evaluate_pii(read_labelled_pii(LABELLED / "pii_dev.jsonl"))
+@pytest.mark.parametrize("use_tagger", [False, True], ids=["rules alone", "with the tagger"])
+def test_the_development_set_reaches_the_promised_recall_and_precision(use_tagger: bool) -> None:
+    """The tagger learned from this set, so with it the figure is in-sample; the rules alone
+    must keep the promise too."""
+    rows = read_labelled_pii(LABELLED / "pii_dev.jsonl")
+    result = evaluate_pii(rows, {row.id: find_pii(row.text, use_tagger=use_tagger) for row in rows})
     assert result["overall"]["recall"] >= 0.95, result["overall"]
     assert result["overall"]["precision"] >= 0.90, result["overall"]
     for kind in ("phone", "email", "my_number", "credit_card"):
         assert result["kinds"][kind]["recall"] >= 0.95, (kind, result["kinds"][kind])
 
 
-def test_the_held_out_set_stays_at_what_it_measured_before_the_rules_saw_it() -> None:
-    """A floor, not the promise: the held-out set was measured once, untouched (see
+@pytest.mark.parametrize(
+    ("file", "floor"),
+    [("pii_heldout.jsonl", HELD_OUT_FLOOR), ("pii_heldout_pf.jsonl", HELD_OUT_PF_FLOOR)],
+)
+def test_the_held_out_sets_stay_at_what_they_measured_before_the_rules_saw_them(
+    file: str, floor: dict[str, float]
+) -> None:
+    """A floor, not the promise: each held-out set was measured once, untouched (see
     tests/data/README.md); a change that drops below that measurement is a regression."""
-    result = evaluate_pii(read_labelled_pii(LABELLED / "pii_heldout.jsonl"))
-    assert result["overall"]["recall"] >= HELD_OUT_FLOOR["recall"], result["overall"]
-    assert result["overall"]["precision"] >= HELD_OUT_FLOOR["precision"], result["overall"]
+    result = evaluate_pii(read_labelled_pii(LABELLED / file))
+    assert result["overall"]["recall"] >= floor["recall"], result["overall"]
+    assert result["overall"]["precision"] >= floor["precision"], result["overall"]
     for kind in ("phone", "email", "my_number", "credit_card"):
         assert result["kinds"][kind]["recall"] >= 0.95, (kind, result["kinds"][kind])
+
+
+# -- the learned tagger --------------------------------------------------------------------
+
+
+def test_the_tagger_finds_names_and_addresses_on_unseen_writing_that_the_rules_miss() -> None:
+    """PF was written by a writer neither the rules nor the tagger learned from."""
+    rows = read_labelled_pii(LABELLED / "pii_heldout_pf.jsonl")
+    rules = evaluate_pii(rows, {row.id: find_pii(row.text, use_tagger=False) for row in rows})
+    both = evaluate_pii(rows, {row.id: find_pii(row.text) for row in rows})
+    for kind in ("person_name", "address"):
+        assert both["kinds"][kind]["recall"] > rules["kinds"][kind]["recall"], kind
+    assert both["overall"]["recall"] >= rules["overall"]["recall"] + 0.03, (rules, both)
+    assert both["overall"]["precision"] >= 0.95, both["overall"]
+
+
+def test_the_committed_tagger_is_what_its_manifest_says_and_its_data_still_match() -> None:
+    """Editing a labelled set the tagger learned from, without `madoguchi pii train-tagger`,
+    fails here rather than leaving a model that no longer matches its data."""
+    manifest = read_manifest(TAGGER_FOLDER)
+    assert manifest["kind"] == "pii-tagger"
+    assert manifest["model_file"] == TAGGER_FILE and (TAGGER_FOLDER / TAGGER_FILE).is_file()
+    assert [item["file"] for item in manifest["trained_on"]] == [
+        "pii_dev.jsonl",
+        "pii_heldout.jsonl",
+        "pii_tagger_pg.jsonl",
+        "pii_tagger_ph.jsonl",
+    ]
+    for item in manifest["trained_on"]:
+        assert sha256_of_file(LABELLED / item["file"]) == item["sha256"], item["file"]
+
+
+def test_train_tagger_makes_again_the_model_that_is_committed(tmp_path: Path) -> None:
+    """`madoguchi pii train-tagger` from the labelled sets gives a model that tags the unseen
+    set exactly as the committed one does (CRFsuite's training is deterministic)."""
+    from typer.testing import CliRunner
+
+    from cli.main import app
+
+    destination = tmp_path / "tagger"
+    result = CliRunner().invoke(
+        app, ["pii", "train-tagger", "--destination", str(destination), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    manifest = json.loads(result.stdout.strip().splitlines()[-1])
+    trained_on = [LABELLED / item["file"] for item in manifest["trained_on"]]
+    assert manifest["texts"] == sum(len(read_labelled_pii(path)) for path in trained_on)
+    assert manifest["labelled_spans"] > 3000
+    assert read_manifest(destination)["trained_on"] == read_manifest(TAGGER_FOLDER)["trained_on"]
+    fresh, committed = PiiTagger(destination / TAGGER_FILE), PiiTagger(TAGGER_FOLDER / TAGGER_FILE)
+    from common.pii import _tokens, fold_width
+
+    differing = 0
+    for row in read_labelled_pii(LABELLED / "pii_heldout_pf.jsonl"):
+        folded = fold_width(row.text).text
+        tokens = _tokens(folded)
+        differing += fresh.spans(folded, tokens) != committed.spans(folded, tokens)
+    assert differing == 0
+
+
+def test_a_missing_tagger_model_says_how_to_make_it(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="madoguchi pii train-tagger"):
+        PiiTagger(tmp_path / TAGGER_FILE)
 
 
 # -- the API, the database and the logs ---------------------------------------------------

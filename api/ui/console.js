@@ -214,6 +214,9 @@ async function loadHandoffs() {
 async function start() {
   session = await login("write", main);
   main.append(document.getElementById("console-template").content.cloneNode(true));
+  // Focus the first field at once, before anything is fetched: keystrokes typed right after
+  // logging in must not land on the page.
+  document.getElementById("subject").focus();
   const plans = document.body.dataset.plans.split(",").filter(Boolean);
   const select = document.getElementById("plan");
   for (const plan of plans) {
@@ -241,7 +244,6 @@ async function start() {
     classify({ subject: form.subject.value.trim(), body, plan: form.plan.value, channel: form.channel.value });
   });
   loadHandoffs();
-  document.getElementById("subject").focus();
 }
 
 start();

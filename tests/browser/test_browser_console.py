@@ -54,15 +54,26 @@ def test_an_agent_corrects_a_label_and_the_feedback_row_exists(page, site: Site)
 
 
 def test_the_console_keyboard_only_classifies_a_ticket(page, site: Site) -> None:  # noqa: ANN001
+    # The label names arrive after the form is shown; hold them back until the ticket is typed, so
+    # that a late answer moving the focus (keystrokes landing in the wrong field) shows up here.
+    held_label_requests = []
+    page.route("**/v1/labels", lambda route: held_label_requests.append(route))
     _log_in(page, site, "/console")
-    page.get_by_label("件名").wait_for()  # focused once logged in
+    page.wait_for_function("() => document.activeElement?.id === 'subject'")  # focused at login
     page.keyboard.type("請求書の宛名変更")
     page.keyboard.press("Tab")
     page.keyboard.type("来月から請求書の宛名を新しい社名に変えてください。")
+    assert len(held_label_requests) == 1
+    with page.expect_request("**/v1/handoffs*"):  # asked for once the labels are in
+        held_label_requests[0].continue_()
+    page.unroute("**/v1/labels")
+    assert page.evaluate("() => document.activeElement.id") == "body"
+    assert page.locator("#subject").input_value() == "請求書の宛名変更"
     for _ in range(4):
         page.keyboard.press("Tab")
         if page.evaluate("() => document.activeElement.id") == "classify":
             break
+    assert page.evaluate("() => document.activeElement.id") == "classify"
     page.keyboard.press("Enter")
     page.locator('.field[data-field="queue"]').wait_for()
 
