@@ -162,7 +162,7 @@ _CARD = re.compile(
 )
 _POSTAL_CUE = re.compile(
     r"(〒|郵便番号|ゆうびんばんごう|邮编|郵遞區號|郵政編碼|우편번호"
-    r"|postal code|post code|zip(?: code)?)(?:は)?[ :：】\u3000]*",
+    r"|postal code|post code|postcode|zip(?: code)?)(?:は|が)?[ :：】\u3000]*",
     re.IGNORECASE,
 )
 # The 47 prefectures and the designated cities in Latin letters: an English-format address ends
@@ -178,10 +178,16 @@ _AFTER_ADDRESS = re.compile(
     rf"(?:{'|'.join(_ROMANISED_PLACES)}|Japan|-ku|-shi|-ken|Prefecture|[都道府県])[ ,]*$"
 )
 _POSTAL = re.compile(_NOT_BEFORE + r"[0-9]{3}-?[0-9]{4}" + _NOT_AFTER)
+_CITY = re.compile(r"[一-龥々ヶ]{1,5}[市区町村郡](?!役所|場|長|内|民|立)")
+# Postcodes abroad: five or six digits (US ZIP, ZIP+4, China, Korea, Singapore) or a British
+# postcode (WC1N 1PZ); only taken after a cue or an address.
+_FOREIGN_POSTAL = re.compile(
+    r"(?:[0-9]{5}(?:-[0-9]{4})?|[0-9]{6}|[A-Z]{1,2}[0-9][A-Z0-9]? [0-9][A-Z]{2})(?![0-9A-Za-z])"
+)
 _BANK_CUE = re.compile(
     r"(普通預金|当座預金|貯蓄預金|普通|当座|貯蓄|口座番号|口座|\("
-    r"普\)|\(当\)|account (?:no\.?|number)"
-    r"|記号)[ :：]*(?:預金)?[ :：]*(?:口座)?[ :：]*(?:番号)?[ :：]*(?:の|は|で[、,]?)?[ :：]*",
+    r"普\)|\(当\)|account (?:no\.?|number)|フツウ|トウザ|コウザバンゴウ|コウザ"
+    r"|記号)[ :：]*(?:預金)?[ :：]*(?:口座)?[ :：]*(?:番号)?[ :：]*(?:の|は|で)?[、,]?[ :：]*",
     re.IGNORECASE,
 )
 _BANK_NUMBER = re.compile(r"[0-9]{5}-[0-9]{6,8}|[0-9]{6,8}" + _NOT_AFTER)
@@ -259,9 +265,25 @@ def _postal_spans(folded: str) -> Iterable[tuple[int, int]]:
     for match in _POSTAL.finditer(folded):
         before = folded[max(0, match.start() - 12) : match.start()]
         cue = re.search(_POSTAL_CUE.pattern + r"$", before, re.IGNORECASE)
-        after = folded[match.end() : match.end() + 6].lstrip(" \u3000")
-        if cue or after.startswith(_PREFECTURES) or _AFTER_ADDRESS.search(before):
+        after = folded[match.end() : match.end() + 12].lstrip(" \u3000、,，")
+        if (
+            cue
+            or after.startswith((*_PREFECTURES, "Japan"))
+            or _CITY.match(after)  # 460-0008 名古屋市中区栄…
+            or _AFTER_ADDRESS.search(before)
+        ):
             yield match.start(), match.end()
+    # other countries' codes: after a cue (우편번호 02842), or right after an address
+    # (…, Madison, WI 53706; Singapore 068895; London WC1N 1PZ)
+    for cue in _POSTAL_CUE.finditer(folded):
+        code = _FOREIGN_POSTAL.match(folded, cue.end())
+        if code:
+            yield code.start(), code.end()
+    for _start, end in _address_spans(folded):
+        at = end + len(re.match(r"[ ,\n（(]{0,3}", folded[end:])[0])
+        code = _FOREIGN_POSTAL.match(folded, at) or _POSTAL.match(folded, at)
+        if code:  # …御成町21番3号（248-0012）; …, Madison, WI 53706
+            yield code.start(), code.end()
 
 
 def _bank_spans(folded: str) -> Iterable[tuple[int, int]]:
@@ -287,34 +309,68 @@ _PREFECTURES = tuple(
     " 东京都 神奈川县 埼玉县 千叶县 爱知县 兵库县 福冈县".split()  # as Chinese writes them
 )
 _NAME_CHARS = r"[一-龥々〆ヶぁ-んァ-ヴー〇○]"
-_NUMERAL = r"(?:[0-9]+|[一二三四五六七八九十]+)"
+_NUMERAL = r"(?:[0-9]+|[一二三四五六七八九十百千〇]+)"
 _STREET_NUMBER = (
     rf"(?:{_NUMERAL}(?:条|線)[東西南北]?)?"
-    rf"{_NUMERAL}(?:丁目|番地|番|号|-|の)(?:[ ]?{_NUMERAL}(?:丁目|番地|番|号|-|の)?)*"
+    rf"{_NUMERAL}(?:丁目|番地|番|号|-|[のノ](?={_NUMERAL}))"
+    rf"(?:[ ]?[東西南北]?{_NUMERAL}(?:丁目|番地|番|号|-|[のノ](?={_NUMERAL}))?)*"
     rf"|{_NUMERAL}(?=$|[\s、。,，）)])"
 )
 _ADDRESS = re.compile(
     rf"(?:{'|'.join(_PREFECTURES)})?[ \u3000]?"
     rf"{_NAME_CHARS}{{1,6}}?[市区町村郡](?:{_NAME_CHARS}{{1,5}}?[市区町村])?"
-    rf"{_NAME_CHARS}{{0,10}}?(?:{_STREET_NUMBER})",
+    # the town, with Kyoto's street and direction words (烏丸通錦小路上ル手洗水町)
+    rf"{_NAME_CHARS}{{0,16}}?(?:{_STREET_NUMBER})",
     re.MULTILINE,
 )
 _ENGLISH_ADDRESS = re.compile(
     # a room or floor and a building before the street number: Room 1502, Azabu Garden
     # Residence, 1-9-3 …; 7F Shibuya Meridian Bldg., 2-19-4 …
-    r"(?:(?:(?:Room|Suite|Unit|Apt\.?|#) ?[0-9A-Z-]+|[0-9]+F),? )?"
+    # Room 803, Belvedere Meguro, 2-16-9 …; Aoyama Terrace 1104, 2-15-9 …; Studio Kasa 2F, …
+    r"(?:(?:(?:Room|Suite|Unit|Apt\.?|#) ?[0-9A-Z-]+|(?<![0-9])[0-9]+F),? )?"
     r"(?:(?:[A-Z][A-Za-z'’-]*\.? ){0,4}(?:Bldg\.?|Building|Residence|Tower|Heights|Mansion|House"
-    r"|Court|Plaza|Hills|Garden|Palace|Square)(?: [0-9A-Z]+)?,? )?"
-    r"[0-9]+(?:-[0-9]+){1,3},? (?:[A-Z][a-z]+ )?[A-Z][a-z]+(?:-[A-Z]?[a-z]+)?,? "
+    r"|Court|Plaza|Hills|Garden|Palace|Square)(?: [0-9A-Z]+)?,? "
+    r"|(?<=[0-9A-Z], )(?:[A-Z][A-Za-z'’-]+ ){0,3}[A-Z][A-Za-z'’-]+, "
+    r"|(?:[A-Z][A-Za-z'’-]+ ){1,3}(?:[0-9]{2,4}[A-Z]?|[0-9]+F), )?"
+    # (?<![0-9]): one attempt per run of digits, not one per digit (quadratic on long numbers)
+    r"(?<![0-9])[0-9]+(?:-[0-9]+){1,3},? (?:[A-Z][a-z]+ )?[A-Z][a-z]+(?:-[A-Z]?[a-z]+)?,? "
     r"[A-Z][a-z]+-(?:ku|shi|cho|machi|gun)"
-    r"(?:,? (?:Tokyo|Osaka|Kyoto|Hokkaido|[A-Z][a-z]+(?:-ken|-fu|-to)?))?"
+    r"(?:,? (?:Tokyo|Osaka|Kyoto|Hokkaido|[A-Z][a-z]+(?:-ken|-fu|-to|-shi)?)){0,2}"
 )
 _BUILDING_WORD = re.compile(
     r"ビル|タワー|マンション|ハイツ|コーポ|レジデンス|ヒルズ|プラザ|センター|会館|庁舎|棟|館|荘|ハウス"
-    r"|スクエア|ガーデン|パレス|コート|メゾン|ハイム|アパート|寮|公寓|大厦"
-    r"|[0-9]+[FＦ階]$|[0-9]+号?室$|[0-9]{3,4}$"
+    r"|スクエア|ガーデン|パレス|コート|メゾン|ハイム|アパート|寮|公寓|大厦|会馆|ホール|スタジオ|テラス"
+    r"|ヴィレッジ|ビレッジ|大樓|[0-9]+[FＦ階楼樓](?:-[A-Z])?$|[0-9]+号?室$|[0-9]{3,4}$"
 )
-_FLOOR_OR_ROOM = re.compile(r"[0-9]+(?:[FＦ階]|号?室)$|[0-9]{3,4}$|[A-Z]?[0-9]{3,4}号?$")
+_FLOOR_OR_ROOM = re.compile(
+    r"[0-9]+(?:[FＦ階樓楼]|号?室)(?:-[A-Z])?$|[0-9]{3,4}$|[A-Z]?[0-9]{3,4}号?$|^[0-9]{1,4}[A-Z]$"
+)
+# An address abroad written the Western way, from the flat or building to the city or state,
+# without its postcode or country: Flat 3, 41 Marchmont Crescent, London; Room 314, Hawthorne
+# Hall, 1200 College Avenue, Madison, WI; No. 18 Xueyuan South Road, Haidian District, Beijing;
+# 71 Robinson Road, #14-01, Singapore; 402 Sanjo-dori Kawaramachi Higashi-iru, Nakagyo-ku, Kyoto.
+# A street number, capitalised words and a street word are what make it an address.
+_STREET_WORD = (
+    r"(?:Street|St\.|Road|Rd\.?|Avenue|Ave\.?|Boulevard|Blvd\.?|Lane|Ln\.?|Drive|Dr\.?"
+    r"|Crescent|Way|Place|Pl\.|Court|Ct\.|Terrace|Close|Square|Highway|Hwy\.?|Parkway|Row"
+    r"|Gardens|Mews|dori|Dori|Straße|Strasse|Calle|Rue)"
+)
+_CAPITALISED = r"[A-Z][A-Za-z'’]*[a-z][A-Za-z'’]*"
+_FOREIGN_ADDRESS = re.compile(
+    r"(?:(?:Flat|Room|Suite|Unit|Apt\.?|Apartment|#) ?[0-9A-Z][0-9A-Z-]*, ?)?"
+    rf"(?:(?:{_CAPITALISED} ){{1,3}}(?:Hall|House|Building|Bldg\.?|Tower|Centre|Center|Plaza),"
+    r" ?)?"
+    rf"(?:No\. ?)?(?<![0-9])[0-9]+[A-Z]?(?:-[0-9]+)? (?:{_CAPITALISED}[ -]){{1,3}}{_STREET_WORD}\b"
+    rf"(?: {_CAPITALISED}(?:-[a-z]+)?){{0,2}}"
+    r"(?:, ?#[0-9]+-[0-9]+|, (?:Apt\.?|Suite|Unit|Room|Flat) ?[0-9A-Z-]+)?"
+    rf"(?:, ?(?:{_CAPITALISED}(?:[ -]{_CAPITALISED}|-[a-z]+){{0,2}}|[A-Z]{{2}}(?![A-Za-z]))){{0,3}}"
+)
+# A Korean road-name address: 서울특별시 성북구 안암로 215, 과학관 612호.
+_KOREAN_ADDRESS = re.compile(
+    r"[가-힣]{2,}(?:특별시|광역시|특별자치시|특별자치도|도) [가-힣]+(?:시|군|구)"
+    r"(?: [가-힣]+(?:구|읍|면|동))? [가-힣0-9]+(?:로|길) ?[0-9]+(?:-[0-9]+)?"
+    r"(?:, ?(?:[가-힣A-Za-z0-9]+ )?[0-9]+(?:층|호))?"
+)
 
 
 def _address_spans(folded: str) -> Iterable[tuple[int, int]]:
@@ -324,8 +380,9 @@ def _address_spans(folded: str) -> Iterable[tuple[int, int]]:
             end -= 1
         if re.search(r"[0-9一二三四五六七八九十]", folded[start:end]):
             yield start, _with_building(folded, end)
-    for match in _ENGLISH_ADDRESS.finditer(folded):
-        yield match.start(), match.end()
+    for pattern in (_ENGLISH_ADDRESS, _FOREIGN_ADDRESS, _KOREAN_ADDRESS):
+        for match in pattern.finditer(folded):
+            yield match.start(), _with_next_field(folded, match.end())
 
 
 def _address_start(address: str) -> int:
@@ -342,21 +399,66 @@ def _address_start(address: str) -> int:
 
 def _with_building(folded: str, end: int) -> int:
     """Where an address ends once the building, floor and room after the street number are
-    counted: up to three pieces on the same line, each a building name (ビル, 棟, スクエア...),
-    a floor or a room, or a name followed by one."""
-    rest = re.split(r"[\n、。,，（）()「」]", folded[end:], maxsplit=1)[0]
+    counted: up to three pieces on the same line, through the last that is a building name
+    (ビル, 棟, スクエア...), a floor or a room, or a name followed by one; then the next line or
+    field when it holds the building (〒… 尾山町10番5号⏎かなざわ信用金庫 本部ビル3階; a CSV's
+    住所2 column; 芝中田2丁目14の9、芝ハイツ201)."""
+    return _with_next_field(folded, _same_line_building(folded, end))
+
+
+def _with_next_field(folded: str, end: int) -> int:
+    field = _NEXT_FIELD.match(folded, end)
+    if (
+        field
+        and _BUILDING_FIELD.search(field.group("field"))
+        and not _LABEL_FIELD.match(field.group("field"))
+        and not _SENTENCE.search(field.group("field"))
+        and not _ADDRESS.search(field.group("field"))  # the next address
+    ):
+        return field.end("field")
+    return end
+
+
+_NEXT_FIELD = re.compile(
+    r"[ \u3000]*(?:\n|[,，、｜|])[ \u3000]*"
+    r"(?P<field>[^\n,，、｜|。（(「」]{2,32}?)(?:[でにがはを]|です)?[ \u3000]*"
+    r"(?=$|[\n,，、｜|。（(「」])",
+    re.MULTILINE,
+)
+_BUILDING_FIELD = re.compile(
+    r"ビル|棟|ハイツ|マンション|タワー|レジデンス|コーポ|荘|庁舎|ヴィレッジ|ビレッジ|メゾン|ハイム"
+    r"|スクエア|プラザ|テラス|大厦|公寓|Tower|Building|Bldg|Heights|Residence"
+    r"|[0-9]+(?:階|[FＦ楼]|号室|室)(?![0-9A-Za-z])"
+)
+_SENTENCE = re.compile(r"(?<![ぁ-ん])[はがをにへで](?![ぁ-ん])|です|ます|ください|まで")
+_LABEL_FIELD = re.compile(
+    r"(?:TEL|Tel|tel|電話|FAX|Fax|携帯|Mail|mail|E-?mail|URL|受取人|担当|宛|〒|郵便番号)"
+)
+
+
+def _same_line_building(folded: str, end: int) -> int:
+    rest = re.split(r"[\n、。,，（）()「」｜|]", folded[end:], maxsplit=1)[0]
+    rest = _POSTAL_CUE.split(rest, maxsplit=1)[0]  # 学院南路18号 邮编100081: the code is no room
     pieces = [(piece.start(), piece.group()) for piece in re.finditer(r"[^ \u3000]+", rest)][:3]
     # 402号室で、: a particle after the room belongs to the sentence
-    pieces = [(at, re.sub(r"(?<=[0-9室階FＦ])[ぁ-ん]+$", "", piece)) for at, piece in pieces]
+    pieces = [
+        (
+            at,
+            re.sub(
+                r"(?<=[0-9〇一二三四五六七八九十室階FＦA-Z])(?:[ぁ-ん]+|[가-힣]+)?[.!?]?$",
+                "",
+                piece,
+            ),
+        )
+        for at, piece in pieces
+    ]
     taken = 0
     for number, (_offset, piece) in enumerate(pieces):
         following = pieces[number + 1][1] if number + 1 < len(pieces) else ""
-        if _BUILDING_WORD.search(piece) or (
-            _FLOOR_OR_ROOM.search(following) and not re.search(r"[のはがをでにへ]$", piece)
-        ):
-            taken = number + 1
-        else:
-            break
+        if not _BUILDING_WORD.search(piece) and re.search(r"[のはがをでにへ]$|[ぁ-ん]{2}", piece):
+            break  # the sentence goes on
+        if _BUILDING_WORD.search(piece) or any(map(_FLOOR_OR_ROOM.search, (piece, following))):
+            taken = number + 1  # 南消防署 新庁舎 2階: through the last building word or room
     if not taken:
         return end
     offset, piece = pieces[taken - 1]
@@ -371,7 +473,7 @@ _TITLES = {
     "先生", "部長", "課長", "係長", "主任", "主査",
     "室長", "所長", "院長", "教授", "准教授", "社長",
     "専務", "常務", "弁護士", "税理士", "司法書士", "看護師", "師長", "事務長", "校長", "教頭",
-    "議員", "議長", "市長", "代表", "センター長", "先輩",
+    "議員", "議長", "市長", "代表", "センター長", "先輩", "委員", "委員長", "公証人",
 }  # fmt: skip
 # 後任の三浦, 副院長の栗原, 当方の鶴見: a role, の, then a proper noun.
 _ROLE_THEN_NO = re.compile(r"(?:長|任|方|担当|者|員|役|師|士|輩|主|人)の$")
@@ -485,7 +587,10 @@ _ENGLISH_NOT_NAMES = set(
     " Building Tower Floor Room Hall Park Station Again All Everyone Team Both"
     " One Home Note Date Data Name Game Mode Base Site Tone Zone Page Rate Sure Made Take Make Same"
     " Hope Gate Kansai Kanto Kyushu Tohoku Shikoku Chubu Hokuriku Kinki Okinawa Nihon"
-    " Nippon".split()
+    " Nippon Kingdom United States Republic China Korea Taiwan Singapore Vietnam Thailand"
+    " Philippines Indonesia Malaysia India Australia Canada Germany France Britain England"
+    " Beijing Shanghai Seoul Road Avenue District County Bank Insurance Hotel Airlines Railway"
+    " Foundation Association Society Council Committee".split()
 )
 _CHINESE_SURNAMES = (
     "王李张張刘劉陈陳杨楊黄黃赵趙吴吳周徐孙孫马馬朱胡郭何高林罗羅郑鄭梁谢謝宋唐许許韩韓冯馮邓鄧曹彭"
@@ -1181,6 +1286,12 @@ def find_pii(text: str, kinds: Sequence[str] = PII_KINDS, use_tagger: bool = Tru
         )
         for start, end in _merge(spans):
             start, end = _strip(text, *folded.original(start, end))
+            if kind == "address" and not claimed[start] and any(claimed[start:end]):
+                # 飯島町大字七久保1234番地2　0265-86-3318: the address stops at the phone number
+                start, end = _strip(text, start, claimed.index(1, start, end))
+                end = start + len(text[start:end].rstrip(" \u3000,，、｜|(（〒"))
+                if end - start < 4:
+                    continue
             if end <= start or any(claimed[start:end]):
                 continue
             claimed[start:end] = b"\x01" * (end - start)

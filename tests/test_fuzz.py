@@ -17,7 +17,7 @@ import pytest
 import schemathesis
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
-from schemathesis.specs.openapi.checks import positive_data_acceptance
+from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
 from api.app import create_app
 from common.encoders import RECOVERED_FOLDER_NAME
@@ -74,4 +74,9 @@ def test_no_server_errors_and_no_schema_violations(case: schemathesis.Case) -> N
         with REPORT.open("a", encoding="utf-8") as report:
             line = {"operation": case.operation.label, "status": response.status_code}
             report.write(json.dumps(line) + "\n")
-    case.validate_response(response, excluded_checks=[positive_data_acceptance])
+    excluded = [positive_data_acceptance]
+    if response.status_code == 413:
+        # A body over the size limit is refused with 413 (documented, with what to fix) before
+        # it is read; schemathesis's negative-data check does not count 413 as a refusal.
+        excluded.append(negative_data_rejection)
+    case.validate_response(response, excluded_checks=excluded)

@@ -29,11 +29,14 @@ from common.storage import create_database_engine, read_manifest, sha256_of_file
 from training.pii_evaluation import evaluate_pii, read_labelled_pii
 
 LABELLED = PROJECT_ROOT / "tests" / "data"
-# Floors for the two held-out sets, a little under what each measured (tests/data/README.md):
-# PE 0.8825 / 0.9775 untouched (0.9608 / 0.9813 once tuned on), PF 0.8343 / 0.9892 untouched
-# by the rules, 0.8994 / 0.9673 with the learned tagger (trained on dev, PE, PG and PH, not PF).
+# Floors for the held-out sets, a little under what each measured (tests/data/README.md): PE
+# 0.8825 / 0.9775 untouched (0.9608 / 0.9813 once tuned on); PF 0.8343 / 0.9892 untouched by the
+# rules, 0.8994 / 0.9673 with the tagger (session 9), 0.9236 / 0.9678 once its address misses
+# were read (session 10); PI, written blind in session 10 and never tuned on nor trained on,
+# 0.9516 / 0.9600.
 HELD_OUT_FLOOR = {"recall": 0.87, "precision": 0.95}
-HELD_OUT_PF_FLOOR = {"recall": 0.89, "precision": 0.95}
+HELD_OUT_PF_FLOOR = {"recall": 0.91, "precision": 0.95}
+HELD_OUT_PI_FLOOR = {"recall": 0.94, "precision": 0.95}
 
 
 def kinds_found(text: str) -> list[tuple[str, str]]:
@@ -148,6 +151,76 @@ def test_addresses_keep_their_room_and_leave_the_sentence_around_them() -> None:
     ]
 
 
+def test_addresses_abroad_and_their_postcodes() -> None:
+    cases = {
+        "Flat 3, 41 Marchmont Crescent, London\nWC1N 1PZ, United Kingdom": (
+            "Flat 3, 41 Marchmont Crescent, London",
+            "WC1N 1PZ",
+        ),
+        "Room 314, Hawthorne Hall, 1200 College Avenue, Madison, WI 53706": (
+            "Room 314, Hawthorne Hall, 1200 College Avenue, Madison, WI",
+            "53706",
+        ),
+        "71 Robinson Road, #14-01, Singapore 068895": (
+            "71 Robinson Road, #14-01, Singapore",
+            "068895",
+        ),
+        "연구실 주소: 서울특별시 성북구 안암로 215, 과학관 612호 (우편번호 02842)": (
+            "서울특별시 성북구 안암로 215, 과학관 612호",
+            "02842",
+        ),
+        "北京市海淀区学院南路18号 邮编100081": ("北京市海淀区学院南路18号", "100081"),
+        "Room 803, Belvedere Meguro, 2-16-9 Kamiosaki, Shinagawa-ku, Tokyo 141-0021": (
+            "Room 803, Belvedere Meguro, 2-16-9 Kamiosaki, Shinagawa-ku, Tokyo",
+            "141-0021",
+        ),
+    }
+    for written, (address, postcode) in cases.items():
+        found = kinds_found(written)
+        assert ("address", address) in found, (written, found)
+        assert ("postal_code", postcode) in found, (written, found)
+    # a street word alone is no address, and a five-digit number needs an address or a cue
+    assert find_pii("We met on Main Street yesterday; order 53706 shipped.") == []
+
+
+def test_an_address_takes_its_building_line_and_stops_at_the_next_piece_of_data() -> None:
+    signature = "〒920-0918\n石川県金沢市尾山町10番5号\nかなざわ信用金庫 本部ビル3階\n076-232-1185"
+    assert kinds_found(signature) == [
+        ("postal_code", "920-0918"),
+        ("address", "石川県金沢市尾山町10番5号\nかなざわ信用金庫 本部ビル3階"),
+        ("phone", "076-232-1185"),
+    ]
+    row = "中森 哲｜〒514-0033｜三重県津市丸之内26-8 丸之内プラザ402｜059-228-4610"
+    assert ("address", "三重県津市丸之内26-8 丸之内プラザ402") in kinds_found(row)
+    listed = "分団長　鈴木 作治　長野県上伊那郡飯島町大字七久保1234番地2　0265-86-3318"
+    assert ("address", "長野県上伊那郡飯島町大字七久保1234番地2") in kinds_found(listed)
+    assert ("phone", "0265-86-3318") in kinds_found(listed)
+    csv = "山岸 和夫,9200853,石川県金沢市本町2丁目15-1,本町スクエア 12F\n"
+    assert ("address", "石川県金沢市本町2丁目15-1,本町スクエア 12F") in kinds_found(csv)
+    assert ("postal_code", "9200853") in kinds_found(csv)
+    # the next field is a sentence or another address, not a building
+    two = "豊田市挙母町二丁目百十三ノ二、使用の本拠は同市西町五丁目八ノ七 メゾン西町三〇一です。"
+    assert [text for kind, text in kinds_found(two) if kind == "address"] == [
+        "豊田市挙母町二丁目百十三ノ二",
+        "同市西町五丁目八ノ七 メゾン西町三〇一",
+    ]
+    kyoto = "京都市中京区新京極通四条上る中之町五百六十五番地 ことのはビル三階"
+    assert kinds_found(f"住所：〒604-8042 {kyoto}") == [
+        ("postal_code", "604-8042"),
+        ("address", kyoto),
+    ]
+    assert kinds_found("郵便番号が862-0950で、熊本市中央区水前寺三丁目1-2です") == [
+        ("postal_code", "862-0950"),
+        ("address", "熊本市中央区水前寺三丁目1-2"),
+    ]
+
+
+def test_bank_accounts_after_a_kana_cue_or_a_comma() -> None:
+    assert ("bank_account", "0648215") in kinds_found("ﾖｷﾝｼｭﾓｸ: ﾌﾂｳ\nｺｳｻﾞﾊﾞﾝｺﾞｳ: 0648215")
+    spoken = "お振込先は、みちのく信用金庫本店、普通預金、2107734、口座名義は"
+    assert ("bank_account", "2107734") in kinds_found(spoken)
+
+
 def test_english_chinese_and_korean_names_have_their_own_cues() -> None:
     english = "Hi Koemoji team,\n\nplease contact Mr. Tanaka.\n\nKind regards,\nDaniel Okafor"
     assert [s.text for s in find_pii(english) if s.kind == "person_name"] == [
@@ -204,7 +277,11 @@ def test_the_development_set_reaches_the_promised_recall_and_precision(use_tagge
 
 @pytest.mark.parametrize(
     ("file", "floor"),
-    [("pii_heldout.jsonl", HELD_OUT_FLOOR), ("pii_heldout_pf.jsonl", HELD_OUT_PF_FLOOR)],
+    [
+        ("pii_heldout.jsonl", HELD_OUT_FLOOR),
+        ("pii_heldout_pf.jsonl", HELD_OUT_PF_FLOOR),
+        ("pii_heldout_pi.jsonl", HELD_OUT_PI_FLOOR),
+    ],
 )
 def test_the_held_out_sets_stay_at_what_they_measured_before_the_rules_saw_them(
     file: str, floor: dict[str, float]
@@ -221,14 +298,15 @@ def test_the_held_out_sets_stay_at_what_they_measured_before_the_rules_saw_them(
 # -- the learned tagger --------------------------------------------------------------------
 
 
-def test_the_tagger_finds_names_and_addresses_on_unseen_writing_that_the_rules_miss() -> None:
-    """PF was written by a writer neither the rules nor the tagger learned from."""
-    rows = read_labelled_pii(LABELLED / "pii_heldout_pf.jsonl")
+@pytest.mark.parametrize("file", ["pii_heldout_pf.jsonl", "pii_heldout_pi.jsonl"])
+def test_the_tagger_finds_names_on_unseen_writing_that_the_rules_miss(file: str) -> None:
+    """PF and PI were written by writers the tagger did not learn from (PI: nor the rules)."""
+    rows = read_labelled_pii(LABELLED / file)
     rules = evaluate_pii(rows, {row.id: find_pii(row.text, use_tagger=False) for row in rows})
     both = evaluate_pii(rows, {row.id: find_pii(row.text) for row in rows})
-    for kind in ("person_name", "address"):
-        assert both["kinds"][kind]["recall"] > rules["kinds"][kind]["recall"], kind
-    assert both["overall"]["recall"] >= rules["overall"]["recall"] + 0.03, (rules, both)
+    assert both["kinds"]["person_name"]["recall"] > rules["kinds"]["person_name"]["recall"]
+    assert both["kinds"]["address"]["recall"] >= rules["kinds"]["address"]["recall"]
+    assert both["overall"]["recall"] >= rules["overall"]["recall"] + 0.02, (rules, both)
     assert both["overall"]["precision"] >= 0.95, both["overall"]
 
 
@@ -243,6 +321,7 @@ def test_the_committed_tagger_is_what_its_manifest_says_and_its_data_still_match
         "pii_heldout.jsonl",
         "pii_tagger_pg.jsonl",
         "pii_tagger_ph.jsonl",
+        "pii_tagger_pj.jsonl",
     ]
     for item in manifest["trained_on"]:
         assert sha256_of_file(LABELLED / item["file"]) == item["sha256"], item["file"]

@@ -1,7 +1,8 @@
 """Train the PII tagger (`common.pii_tagger`) on labelled PII sets and write its folder: the
 CRFsuite model and a manifest naming the sets (with their hashes), the parameters and the
-features' version. The default sets are the ones the rules were tuned on (tests/data: dev and
-PE); PF stays out, so that it measures the tagger on writing it has not seen."""
+features' version. `madoguchi pii train-tagger` passes the sets named in
+`cli.pii_commands.TAGGER_TRAINING_SETS`; PF and PI stay out, so that they measure the tagger on
+writing it has not seen."""
 
 from collections.abc import Sequence
 from pathlib import Path
