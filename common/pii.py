@@ -153,7 +153,11 @@ _MOBILE_AND_FREE_DIAL = ("050", "070", "080", "090", "0800")
 _INTERNATIONAL_PHONE = re.compile(
     _NOT_BEFORE + r"\+(?!81)[1-9][0-9]{0,2}(?:[ -]?\(?[0-9]{1,4}\)?){2,5}" + _NOT_AFTER
 )
-_EMAIL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+# Each pattern that can start inside a long run of letters or digits begins with a look-behind,
+# so it is tried once per run, not once per character (quadratic on a long run).
+_EMAIL = re.compile(
+    r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
+)
 _TWELVE_DIGITS = re.compile(_NOT_BEFORE + r"[0-9]{4}[ -]?[0-9]{4}[ -]?[0-9]{4}" + _NOT_AFTER)
 _CARD = re.compile(
     _NOT_BEFORE
@@ -327,7 +331,7 @@ _ENGLISH_ADDRESS = re.compile(
     # a room or floor and a building before the street number: Room 1502, Azabu Garden
     # Residence, 1-9-3 …; 7F Shibuya Meridian Bldg., 2-19-4 …
     # Room 803, Belvedere Meguro, 2-16-9 …; Aoyama Terrace 1104, 2-15-9 …; Studio Kasa 2F, …
-    r"(?:(?:(?:Room|Suite|Unit|Apt\.?|#) ?[0-9A-Z-]+|(?<![0-9])[0-9]+F),? )?"
+    r"(?<![A-Za-z0-9'’#-])(?:(?:(?:Room|Suite|Unit|Apt\.?|#) ?[0-9A-Z-]+|[0-9]+F),? )?"
     r"(?:(?:[A-Z][A-Za-z'’-]*\.? ){0,4}(?:Bldg\.?|Building|Residence|Tower|Heights|Mansion|House"
     r"|Court|Plaza|Hills|Garden|Palace|Square)(?: [0-9A-Z]+)?,? "
     r"|(?<=[0-9A-Z], )(?:[A-Z][A-Za-z'’-]+ ){0,3}[A-Z][A-Za-z'’-]+, "
@@ -355,9 +359,12 @@ _STREET_WORD = (
     r"|Crescent|Way|Place|Pl\.|Court|Ct\.|Terrace|Close|Square|Highway|Hwy\.?|Parkway|Row"
     r"|Gardens|Mews|dori|Dori|Straße|Strasse|Calle|Rue)"
 )
-_CAPITALISED = r"[A-Z][A-Za-z'’]*[a-z][A-Za-z'’]*"
+# A capitalised word with a small letter in it, matched without backtracking (a possessive
+# quantifier after a look-ahead, starting only at a word's start), so a long run of letters costs
+# one pass, not one per way of splitting it.
+_CAPITALISED = r"(?<![A-Za-z'’])[A-Z](?=[A-Za-z'’]*[a-z])[A-Za-z'’]*+"
 _FOREIGN_ADDRESS = re.compile(
-    r"(?:(?:Flat|Room|Suite|Unit|Apt\.?|Apartment|#) ?[0-9A-Z][0-9A-Z-]*, ?)?"
+    r"(?<![A-Za-z0-9'’#-])(?:(?:Flat|Room|Suite|Unit|Apt\.?|Apartment|#) ?[0-9A-Z][0-9A-Z-]*, ?)?"
     rf"(?:(?:{_CAPITALISED} ){{1,3}}(?:Hall|House|Building|Bldg\.?|Tower|Centre|Center|Plaza),"
     r" ?)?"
     rf"(?:No\. ?)?(?<![0-9])[0-9]+[A-Z]?(?:-[0-9]+)? (?:{_CAPITALISED}[ -]){{1,3}}{_STREET_WORD}\b"
@@ -367,7 +374,7 @@ _FOREIGN_ADDRESS = re.compile(
 )
 # A Korean road-name address: 서울특별시 성북구 안암로 215, 과학관 612호.
 _KOREAN_ADDRESS = re.compile(
-    r"[가-힣]{2,}(?:특별시|광역시|특별자치시|특별자치도|도) [가-힣]+(?:시|군|구)"
+    r"(?<![가-힣])[가-힣]{2,}(?:특별시|광역시|특별자치시|특별자치도|도) [가-힣]+(?:시|군|구)"
     r"(?: [가-힣]+(?:구|읍|면|동))? [가-힣0-9]+(?:로|길) ?[0-9]+(?:-[0-9]+)?"
     r"(?:, ?(?:[가-힣A-Za-z0-9]+ )?[0-9]+(?:층|호))?"
 )
@@ -437,7 +444,7 @@ _LABEL_FIELD = re.compile(
 
 
 def _same_line_building(folded: str, end: int) -> int:
-    rest = re.split(r"[\n、。,，（）()「」｜|]", folded[end:], maxsplit=1)[0]
+    rest = re.split(r"[\n、。,，（）()「」｜|]", folded[end : end + 80], maxsplit=1)[0]
     rest = _POSTAL_CUE.split(rest, maxsplit=1)[0]  # 学院南路18号 邮编100081: the code is no room
     pieces = [(piece.start(), piece.group()) for piece in re.finditer(r"[^ \u3000]+", rest)][:3]
     # 402号室で、: a particle after the room belongs to the sentence
@@ -506,7 +513,7 @@ _ROLE_BEFORE_FULL_NAME = re.compile(
     r"([一-龥々]{1,5})[ \u3000]+(?=[一-龥々ヶ]{1,4}[ \u3000][一-龥々ヶ]{1,4}(?:$|[^一-龥々ヶ]))"
 )
 _READING_LABEL = re.compile(r"フリガナ|ふりがな|カナ|よみがな")
-_CAPITALS_NAME = re.compile(r"[A-Z]{2,}(?: [A-Z]{2,}){1,2}(?![A-Za-z])")
+_CAPITALS_NAME = re.compile(r"(?<![A-Za-z])[A-Z]{2,}+(?: [A-Z]{2,}+){1,2}(?![A-Za-z])")
 # A transcript or chat log line: "[10:02] 山口：…", "けんた：…", "野村: …"
 _SPEAKER = re.compile(
     r"^[ \u3000>]*(?:\[?[0-9]{1,2}:[0-9]{2}(?::[0-9]{2})?\]?[ \u3000]*)?"
@@ -1177,8 +1184,10 @@ def _aliases(folded: str, found: Sequence[tuple[int, int]]) -> Iterable[tuple[in
         name = folded[start:end]
         after = _ALIAS_IN_BRACKETS.match(folded, end) or _ALIAS_AFTER_SLASH.match(folded, end)
         line_start = folded.rfind("\n", 0, start) + 1
-        before = _ALIAS_BEFORE.search(folded[line_start:start])
-        for match, offset in ((after, 0), (before, line_start)):
+        # an alias is at most a few dozen characters: look only at the end of the line before
+        before_start = max(line_start, start - 60)
+        before = _ALIAS_BEFORE.search(folded[before_start:start])
+        for match, offset in ((after, 0), (before, before_start)):
             if not match:
                 continue
             kind = next(group for group in ("kana", "latin", "kanji") if match.group(group))
