@@ -69,6 +69,18 @@ def triage(text: str) -> dict:
         ("社用のiPadが盗まれました。Koemojiにログインしたままです。", "stolen-device"),
         ("昨日の取締役会の録音が一覧から消えました。ゴミ箱にもありません。", "data-loss"),
         ("ｱｯﾌﾟﾃﾞｰﾄ後に看護部の文字起こしデータが消失しています", "data-loss"),
+        # Chinese (simplified and traditional), Korean and English tickets arrive too
+        ("从今天早上开始，所有同事都登录不了，显示E-5000。", "service-outage"),
+        ("今天下午全公司都無法使用，客戶會議馬上要開始了。", "service-outage"),
+        ("오늘 아침부터 직원 전원이 로그인이 안 됩니다.", "service-outage"),
+        ("我们的会议录音被泄露到了外部网站上。", "security-incident"),
+        ("관리자 계정이 탈취되었습니다. 모르는 API 키가 생성되어 있습니다.", "security-incident"),
+        (
+            "Any API key can read transcripts of other workspaces: a cross-tenant leak.",
+            "security-incident",
+        ),
+        ("昨天的会议录音全部不见了，回收站里也没有。", "data-loss"),
+        ("어제 녹음한 회의 파일이 사라졌습니다.", "data-loss"),
     ],
 )
 def test_an_incident_ticket_is_made_critical_by_its_rule(text: str, rule_id: str) -> None:
@@ -103,6 +115,10 @@ def test_a_rule_decision_carries_the_rules_measured_precision_as_confidence() ->
         "先日の障害で全員使えなかった分、返金はありますか。",
         "見覚えのないログインがないか確認する方法はありますか",
         "このままだと来週から誰もログインできません。設定を確認してください。",
+        "如果服务器停止，所有同事都登录不了吗？",
+        "她以前有过个人信息被泄露的经历，所以很担心。",
+        "만약 서버가 멈추면 직원 전원이 로그인이 안 되나요?",
+        "오전에 모든 직원이 로그인이 안 되었는데 지금은 복구되었습니다.",
     ],
 )
 def test_a_hypothetical_question_or_resolved_incident_fires_no_rule(text: str) -> None:

@@ -32,7 +32,8 @@ from training.triage_training import (
     train_triage_model,
     training_encoder,
 )
-from triage.classifier import TicketClassifier, TicketFeatures, embedding_text, prepare_text
+from triage.classifier import TicketFeatures, embedding_text, field_classifier, prepare_text
+from triage.cues import CueLexicon
 from triage.model import (
     TriageModel,
     serving_triage_model_for,
@@ -287,12 +288,13 @@ def learning_curve(
         return TicketFeatures.build(texts, vectors)
 
     train, held_out = features(data.train), features(data.held_out)
+    cues = CueLexicon.from_file()
     truth = [row[field_name] for row in data.held_out]
     order = np.random.default_rng(0).permutation(len(data.train))
     curve = []
     for share in LEARNING_CURVE_SHARES:
         chosen = np.sort(order[: int(len(order) * share)])
-        classifier = TicketClassifier(labels=label_set.values(field_name))
+        classifier = field_classifier(label_set.values(field_name), field_name, cues)
         classifier.fit(train[chosen], [data.train[index][field_name] for index in chosen])
         predicted = classifier.predict(held_out)
         curve.append((len(chosen), round(float(f1_score(truth, predicted, average="macro")), 4)))

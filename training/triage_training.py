@@ -23,11 +23,12 @@ from training.triage_evaluation import (
 )
 from triage.classifier import (
     TemperatureScaled,
-    TicketClassifier,
     TicketFeatures,
     embedding_text,
+    field_classifier,
     prepare_text,
 )
+from triage.cues import CueLexicon
 from triage.model import (
     AUTO_APPLY_MIN_PRECISION,
     AUTO_APPLY_MIN_SUPPORT,
@@ -129,9 +130,10 @@ def train_triage_model(
         )
         for split, split_texts in texts.items()
     }
+    cues = CueLexicon.from_file()
     classifiers: dict[str, TemperatureScaled] = {}
     for name in fields:
-        classifier = TicketClassifier(labels=label_set.values(name))
+        classifier = field_classifier(label_set.values(name), name, cues)
         classifier.fit(features["train"], [row[name] for row in rows["train"]])
         classifiers[name] = TemperatureScaled(classifier).fit(
             features["valid"], [row[name] for row in rows["valid"]]
@@ -163,11 +165,15 @@ def train_triage_model(
         },
         "thresholds": {},
         "classifier": {
-            "kind": "stacked char / lemma / embedding LinearSVC + logistic regression, "
-            "temperature-scaled on valid",
+            "kind": "stacked char / lemma / embedding (/ keyword cue) LinearSVC + logistic "
+            "regression, temperature-scaled on valid",
             "params": {
-                key: value for key, value in classifier.get_params().items() if key != "labels"
+                key: value
+                for key, value in classifier.get_params().items()
+                if key not in ("labels", "cues")
             },
+            "views": {name: list(model.classifier.views) for name, model in classifiers.items()},
+            "cues": {"fingerprint": cues.fingerprint, "fields": list(cues.fields)},
             "temperatures": {
                 name: round(model.temperature_, 4) for name, model in classifiers.items()
             },

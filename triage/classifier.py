@@ -3,9 +3,11 @@ interface (`fit`, `predict`, `predict_proba`, `classes_`), one instance per fiel
 
 What it learns from (`TicketFeatures`): the cleaned ticket text as character 2-4-grams, its
 Japanese content-word lemmas (fugashi) as words and word pairs, and the sentence embedding of the
-same text. Each of those three views gets a linear SVM; a logistic regression learns how much to
-trust each view from their out-of-fold scores (stacking). Probabilities are calibrated afterwards
-on held-out data with temperature scaling (`TemperatureScaled`).
+same text; urgency and impact also read keyword cues (triage.cues: 「全員」「本日17時まで」
+「急ぎではありません」「回避策がない」, in four languages). Each view gets a linear SVM; a logistic
+regression learns how much to trust each view from their out-of-fold scores (stacking).
+Probabilities are calibrated afterwards on held-out data with temperature scaling
+(`TemperatureScaled`).
 
 What was tried, macro-F1 type / urgency / impact / queue. First on valid (trained on train):
 
@@ -30,11 +32,18 @@ valid has 225 tickets (one ticket is 0.4 points of accuracy), so the choice was 
     kept, but the stacking model class-balanced                            0.855 0.668 0.695 0.843
     kept, stacking model unweighted (final)                                0.851 0.696 0.719 0.840
 
-The final model scores 0.839 / 0.668 / 0.703 / 0.892 on valid (urgency after the critical floor,
-see triage.model). The query prompt beat the passage prompt on every field, so texts are
-encoded as queries (which also lets the API encode a ticket once for triage and for answer
-search). Logistic regression on the TF-IDF features scored about the same as the linear SVMs
-but took 30-100 times longer to fit, too slow for a two-minute training run on two cores.
+The cue view was added later (session 11), measured the same way (5-fold on train+valid,
+urgency / impact macro-F1 and priority exact from the two): 0.705 / 0.719 / 0.664 without it,
+0.731 / 0.736 / 0.681 with it; on the resolved-tickets export (330 tickets by other writers, trained
+on train) 0.603 / 0.645 / 0.655 against 0.628 / 0.656 / 0.688. Type and queue did not gain from it
+(type 0.856 against 0.852, queue 0.834 against 0.835), so they do not read it.
+
+The final model (before the cue view) scores 0.839 / 0.668 / 0.703 / 0.892 on valid (urgency
+after the critical floor, see triage.model). The query prompt beat the passage prompt on every
+field, so texts are encoded as queries (which also lets the API encode a ticket once for triage
+and for answer search). Logistic regression on the TF-IDF features scored about the same as the
+linear SVMs but took 30-100 times longer to fit, too slow for a two-minute training run on two
+cores.
 Calibration, compared on cross-validated scores of train+valid: temperature scaling, isotonic
 and a logistic regression on the log-probabilities all reached a top-label ECE of 0.03-0.05 on
 half the tickets; temperature scaling was kept because it cannot change a predicted label.
@@ -54,9 +63,11 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.svm import LinearSVC
 
 from common.text import clean_email, content_words
+from triage.cues import CueLexicon
 
 FIELDS = ("type", "urgency", "impact", "queue")
 VIEWS = ("characters", "words", "embedding")
+CUE_VIEW = "cues"  # a fourth view, for the fields the cue file names (triage.cues)
 
 
 def ticket_text(subject: str, body: str) -> str:
@@ -129,7 +140,10 @@ class TicketClassifier(ClassifierMixin, BaseEstimator):
     in the file's order, so no other value can ever come out.
 
     The TF-IDF vocabularies are fitted once on all training rows (they see no labels); only the
-    SVMs are refitted per fold for the out-of-fold scores the stacking model learns from."""
+    SVMs are refitted per fold for the out-of-fold scores the stacking model learns from.
+
+    `cues` (a `CueLexicon`) adds the keyword-cue view; the lexicon is pickled with the
+    classifier, so a saved model reads the cues it was trained with."""
 
     def __init__(
         self,
@@ -140,6 +154,8 @@ class TicketClassifier(ClassifierMixin, BaseEstimator):
         meta_c: float = 1.0,
         folds: int = 5,
         random_state: int = 0,
+        cues: CueLexicon | None = None,
+        cue_c: float = 0.3,
     ) -> None:
         self.labels = labels
         self.char_c = char_c
@@ -148,6 +164,13 @@ class TicketClassifier(ClassifierMixin, BaseEstimator):
         self.meta_c = meta_c
         self.folds = folds
         self.random_state = random_state
+        self.cues = cues
+        self.cue_c = cue_c
+
+    @property
+    def views(self) -> tuple[str, ...]:
+        # Models saved before cues existed have no `cues` attribute: three views.
+        return (*VIEWS, CUE_VIEW) if getattr(self, "cues", None) is not None else VIEWS
 
     def fit(self, X: TicketFeatures, y: Sequence[str]) -> "TicketClassifier":
         y = np.asarray(y, dtype=object)
@@ -163,22 +186,27 @@ class TicketClassifier(ClassifierMixin, BaseEstimator):
             ),
             "words": TfidfVectorizer(analyzer=_words_and_pairs, min_df=2, sublinear_tf=True),
         }
-        matrices = {view: self._matrix(X, view, fit=True) for view in VIEWS}
+        matrices = {view: self._matrix(X, view, fit=True) for view in self.views}
         self.view_fingerprints_ = {
             view: _vectorizer_fingerprint(view, vectorizer)
             for view, vectorizer in self.vectorizers_.items()
         }
-        costs = {"characters": self.char_c, "words": self.word_c, "embedding": self.embedding_c}
-        out_of_fold = np.zeros((len(y), len(VIEWS) * len(labels)))
+        costs = {
+            "characters": self.char_c,
+            "words": self.word_c,
+            "embedding": self.embedding_c,
+            CUE_VIEW: self.cue_c,
+        }
+        out_of_fold = np.zeros((len(y), len(self.views) * len(labels)))
         folds = StratifiedKFold(self.folds, shuffle=True, random_state=self.random_state)
         for train_rows, held_out_rows in folds.split(np.zeros(len(y)), y):
-            for position, view in enumerate(VIEWS):
+            for position, view in enumerate(self.views):
                 svm = _svm(costs[view]).fit(matrices[view][train_rows], y[train_rows])
                 columns = slice(position * len(labels), (position + 1) * len(labels))
                 out_of_fold[held_out_rows, columns] = self._scores(
                     svm, matrices[view][held_out_rows]
                 )
-        self.svms_ = {view: _svm(costs[view]).fit(matrices[view], y) for view in VIEWS}
+        self.svms_ = {view: _svm(costs[view]).fit(matrices[view], y) for view in self.views}
         self.meta_ = LogisticRegression(C=self.meta_c, max_iter=2000)
         self.meta_.fit(out_of_fold, y)
         return self
@@ -186,6 +214,8 @@ class TicketClassifier(ClassifierMixin, BaseEstimator):
     def _matrix(self, X: TicketFeatures, view: str, fit: bool = False):  # noqa: ANN202
         if view == "embedding":
             return X.embeddings
+        if view == CUE_VIEW:  # urgency and impact read the same lexicon: computed once
+            return X.matrix(f"cues:{self.cues.fingerprint}", lambda: self.cues.matrix(X.texts))
         vectorizer = self.vectorizers_[view]
         if fit:
             return vectorizer.fit_transform(X.view(view))
@@ -201,7 +231,7 @@ class TicketClassifier(ClassifierMixin, BaseEstimator):
     def decision_function(self, X: TicketFeatures) -> np.ndarray:
         """Log-probabilities, one column per class in `classes_` order."""
         stacked = np.hstack(
-            [self._scores(self.svms_[view], self._matrix(X, view)) for view in VIEWS]
+            [self._scores(self.svms_[view], self._matrix(X, view)) for view in self.views]
         )
         log_probabilities = self.meta_.predict_log_proba(stacked)
         return _in_class_order(log_probabilities, self.meta_.classes_, list(self.classes_))
@@ -211,6 +241,14 @@ class TicketClassifier(ClassifierMixin, BaseEstimator):
 
     def predict(self, X: TicketFeatures) -> np.ndarray:
         return self.classes_[self.decision_function(X).argmax(axis=1)]
+
+
+def field_classifier(
+    labels: Sequence[str], field_name: str, cues: CueLexicon | None = None
+) -> TicketClassifier:
+    """The classifier for one field: with the cue view when the cue lexicon names the field."""
+    reads_cues = cues is not None and field_name in cues.fields
+    return TicketClassifier(labels=labels, cues=cues if reads_cues else None)
 
 
 class TemperatureScaled(ClassifierMixin, BaseEstimator):
