@@ -17,6 +17,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from common.labels import LabelSet  # noqa: E402
+from common.settings import get_settings  # noqa: E402
 from training.triage_evaluation import (  # noqa: E402
     critical_metrics,
     label_metrics,
@@ -24,7 +26,7 @@ from training.triage_evaluation import (  # noqa: E402
     read_ticket_rows,
 )
 from triage.classifier import FIELDS  # noqa: E402
-from triage.priority import PriorityMatrix  # noqa: E402
+from triage.priority import Prioritiser  # noqa: E402
 
 ANNOTATIONS = ROOT / "data" / "annotations" / "test-second-annotator.jsonl"
 TICKETS = ROOT / "data" / "tickets" / "test.jsonl"
@@ -43,9 +45,8 @@ def agreement(tickets: list[dict], labels: list[dict]) -> dict:
             result[name] |= critical_metrics(truth, given)
     result["priority"] = priority_metrics(
         tickets,
-        [row["urgency"] for row in labels],
-        [row["impact"] for row in labels],
-        PriorityMatrix.from_file(None),
+        {name: [row[name] for row in labels] for name in ("urgency", "impact")},
+        Prioritiser(LabelSet.from_file(get_settings().labels_file)),
     )
     return result
 

@@ -147,3 +147,23 @@ def test_eval_triage_embeds_tickets_as_the_model_was_trained_to(
     for name in ("type", "urgency", "impact", "queue"):
         assert printed[name]["macro_f1"] == expected[name]["macro_f1"]
         assert printed[name]["ece"] == expected[name]["ece"]
+
+
+def test_the_second_annotator_bench_scores_a_reader_against_the_published_labels() -> None:
+    """bench/annotator_agreement.py uses the evaluation's own metric functions; a reader who
+    gives the published labels agrees fully, and the shipped second annotator does not."""
+    import importlib.util
+
+    path = PROJECT_ROOT / "bench" / "annotator_agreement.py"
+    spec = importlib.util.spec_from_file_location("annotator_agreement", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    tickets = [json.loads(line) for line in bench.TICKETS.read_text("utf-8").splitlines()][:60]
+    same = bench.agreement(tickets, tickets)
+    assert same["type"]["macro_f1"] == 1.0
+    assert same["priority"] == {"exact": 1.0, "within_one": 1.0}
+    second = {
+        row["id"]: row for row in map(json.loads, bench.ANNOTATIONS.read_text("utf-8").splitlines())
+    }
+    other = bench.agreement(tickets, [second[row["id"]] for row in tickets])
+    assert 0.5 < other["priority"]["exact"] < 1.0

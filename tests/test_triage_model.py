@@ -246,3 +246,13 @@ def test_a_field_prediction_serialises_with_its_decider() -> None:
     prediction = FieldPrediction("bug", 0.8, [("bug", 0.8), ("how_to", 0.1)], True, "model")
     assert prediction.as_dict()["decided_by"] == "model"
     assert prediction.as_dict()["alternatives"][0] == ["bug", 0.8]
+
+
+def test_the_same_tickets_train_the_same_classifier() -> None:
+    """A model version is reproducible: refitting on the same data gives the same scores."""
+    rows = sample_rows("train", 200)
+    features = features_of(rows)
+    labels = [row["type"] for row in rows]
+    first = TicketClassifier(labels=LABELS.values("type")).fit(features, labels)
+    second = TicketClassifier(labels=LABELS.values("type")).fit(features, labels)
+    assert np.array_equal(first.decision_function(features), second.decision_function(features))

@@ -201,12 +201,15 @@ class TicketClassifier(ClassifierMixin, BaseEstimator):
         folds = StratifiedKFold(self.folds, shuffle=True, random_state=self.random_state)
         for train_rows, held_out_rows in folds.split(np.zeros(len(y)), y):
             for position, view in enumerate(self.views):
-                svm = _svm(costs[view]).fit(matrices[view][train_rows], y[train_rows])
+                svm = _svm(costs[view], self.random_state)
+                svm.fit(matrices[view][train_rows], y[train_rows])
                 columns = slice(position * len(labels), (position + 1) * len(labels))
                 out_of_fold[held_out_rows, columns] = self._scores(
                     svm, matrices[view][held_out_rows]
                 )
-        self.svms_ = {view: _svm(costs[view]).fit(matrices[view], y) for view in self.views}
+        self.svms_ = {
+            view: _svm(costs[view], self.random_state).fit(matrices[view], y) for view in self.views
+        }
         self.meta_ = LogisticRegression(C=self.meta_c, max_iter=2000)
         self.meta_.fit(out_of_fold, y)
         return self
@@ -328,8 +331,9 @@ def _vectorizer_fingerprint(view: str, vectorizer: TfidfVectorizer) -> str:
     return digest.hexdigest()
 
 
-def _svm(cost: float) -> LinearSVC:
-    return LinearSVC(C=cost, class_weight="balanced")
+def _svm(cost: float, random_state: int) -> LinearSVC:
+    # liblinear visits the rows in a random order: seeded, so the same data gives the same model
+    return LinearSVC(C=cost, class_weight="balanced", random_state=random_state)
 
 
 def _words_and_pairs(text: str) -> list[str]:
