@@ -11,10 +11,13 @@ import pytest
 import yaml
 from fakes import HashEncoder
 
+import triage.cues as cues_module
 from common.labels import LabelSet
 from common.settings import PROJECT_ROOT, Settings
+from training.triage_training import train_triage_model
 from triage.classifier import (
     CUE_VIEW,
+    FIELDS,
     VIEWS,
     TicketFeatures,
     field_classifier,
@@ -22,9 +25,12 @@ from triage.classifier import (
     ticket_text,
 )
 from triage.cues import DEFAULT_CUES_FILE, CueLexicon
+from triage.model import TriageModel
 
 LABELS = LabelSet.from_file(Settings().labels_file)
 CUES = CueLexicon.from_file()
+# The packaged file lists no field (see its header for why); a customer lists the fields to use.
+URGENCY_AND_IMPACT = CueLexicon(CUES.cues, ("urgency", "impact"), CUES.opening_chars, "test")
 
 
 def features(text: str) -> dict[str, float]:
@@ -36,8 +42,8 @@ def cues_found(text: str) -> set[str]:
     return {name for name, value in features(text).items() if value and "@" not in name}
 
 
-def test_the_packaged_cues_serve_urgency_and_impact_and_name_every_feature_once() -> None:
-    assert CUES.fields == ("urgency", "impact")
+def test_the_packaged_cues_serve_no_field_by_default_and_name_every_feature_once() -> None:
+    assert CUES.fields == ()
     assert len(CUES.feature_names) == len(set(CUES.feature_names))
     assert CUES.matrix(["", "全員"]).shape == (2, len(CUES.feature_names))
 
@@ -120,10 +126,13 @@ def sample_features(count: int) -> tuple[list[dict], TicketFeatures]:
     return rows, TicketFeatures.build(texts, HashEncoder().encode_queries(texts))
 
 
-def test_urgency_and_impact_read_the_cues_and_type_and_queue_do_not() -> None:
+def test_only_the_fields_the_cue_file_lists_read_the_cues() -> None:
     for name in ("urgency", "impact"):
-        assert field_classifier(LABELS.values(name), name, CUES).views == (*VIEWS, CUE_VIEW)
+        lexicon = URGENCY_AND_IMPACT
+        assert field_classifier(LABELS.values(name), name, lexicon).views == (*VIEWS, CUE_VIEW)
     for name in ("type", "queue"):
+        assert field_classifier(LABELS.values(name), name, URGENCY_AND_IMPACT).views == VIEWS
+    for name in FIELDS:  # the packaged file lists none
         assert field_classifier(LABELS.values(name), name, CUES).views == VIEWS
     assert field_classifier(LABELS.values("urgency"), "urgency", None).views == VIEWS
 
@@ -131,7 +140,8 @@ def test_urgency_and_impact_read_the_cues_and_type_and_queue_do_not() -> None:
 def test_a_classifier_with_cues_learns_from_them_and_one_saved_before_cues_still_predicts() -> None:
     rows, train = sample_features(300)
     labels = [row["urgency"] for row in rows]
-    with_cues = field_classifier(LABELS.values("urgency"), "urgency", CUES).fit(train, labels)
+    lexicon = URGENCY_AND_IMPACT
+    with_cues = field_classifier(LABELS.values("urgency"), "urgency", lexicon).fit(train, labels)
     # the stacking model has one weight per class for each view's scores: four views now
     assert with_cues.meta_.coef_.shape[1] == 4 * len(LABELS.values("urgency"))
     assert np.abs(with_cues.meta_.coef_[:, 3 * 4 :]).sum() > 0
@@ -144,3 +154,36 @@ def test_a_classifier_with_cues_learns_from_them_and_one_saved_before_cues_still
     assert old.views == VIEWS
     _, fresh = sample_features(20)
     assert np.allclose(old.predict_proba(fresh), without.predict_proba(fresh))
+
+
+def test_a_cue_file_that_lists_a_field_trains_that_field_on_the_cues(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    document = yaml.safe_load(DEFAULT_CUES_FILE.read_text(encoding="utf-8"))
+    document["fields"] = ["urgency"]
+    cue_file = tmp_path / "cues.yaml"
+    cue_file.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
+    monkeypatch.setattr(cues_module, "DEFAULT_CUES_FILE", cue_file)
+    tickets = tmp_path / "data" / "tickets"
+    tickets.mkdir(parents=True)
+    for split, count in (("train", 200), ("valid", 60)):
+        lines = (PROJECT_ROOT / "data" / "tickets" / f"{split}.jsonl").read_text("utf-8")
+        (tickets / f"{split}.jsonl").write_text(
+            "\n".join(lines.splitlines()[:count]) + "\n", encoding="utf-8"
+        )
+    settings = Settings(
+        data_dir=tmp_path / "data", models_dir=tmp_path / "models", state_dir=tmp_path
+    )
+    folder = train_triage_model(settings, tmp_path / "models" / "triage-x", encoder=HashEncoder())
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["classifier"]["views"]["urgency"] == [*VIEWS, CUE_VIEW]
+    assert manifest["classifier"]["views"]["impact"] == list(VIEWS)
+    assert manifest["classifier"]["cues"] == {
+        "fingerprint": CueLexicon.from_file(cue_file).fingerprint,
+        "fields": ["urgency"],
+    }
+    # the saved model carries its lexicon: it predicts with the cues after the file is gone
+    cue_file.unlink()
+    model = TriageModel.load(folder, LABELS, HashEncoder())
+    assert model.classifiers["urgency"].classifier.cues.fields == ("urgency",)
+    assert model.predict(["全員ログインできません"])[0]["urgency"].value in LABELS.values("urgency")

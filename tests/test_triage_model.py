@@ -162,11 +162,13 @@ def test_manifest_describes_the_model_and_holds_a_threshold_per_field(
     assert 0.1 <= manifest["decision_floors"]["urgency"]["critical"] <= 0.5
     assert (model_folder / "rules.yaml").is_file()
     assert newest_triage_model(model_folder.parent) == model_folder
-    # which views each field read, and the keyword cues it was trained with
+    # which views each field read (no field reads the packaged keyword cues), and the cue file
     views = manifest["classifier"]["views"]
-    assert views["urgency"] == views["impact"] == ["characters", "words", "embedding", "cues"]
-    assert views["type"] == views["queue"] == ["characters", "words", "embedding"]
-    assert manifest["classifier"]["cues"]["fingerprint"] == CueLexicon.from_file().fingerprint
+    assert views == {name: ["characters", "words", "embedding"] for name in FIELDS}
+    assert manifest["classifier"]["cues"] == {
+        "fingerprint": CueLexicon.from_file().fingerprint,
+        "fields": [],
+    }
 
 
 def test_precomputed_embeddings_give_the_same_predictions_and_a_wrong_shape_is_refused(
@@ -198,8 +200,7 @@ def test_the_four_fields_transform_a_ticket_once_and_as_a_fresh_transform_would(
 ) -> None:
     features = features_of(sample_rows("valid", 12))
     shared = {name: clf.predict_proba(features) for name, clf in model.classifiers.items()}
-    # characters and words, shared by all four fields; the cues, by urgency and impact
-    assert len(features.matrices) == 3
+    assert len(features.matrices) == 2  # characters and words, shared by all four fields
     for name, calibrated in model.classifiers.items():
         inner = calibrated.classifier
         alone = features_of(sample_rows("valid", 12))  # nothing cached: this field alone
